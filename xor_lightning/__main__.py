@@ -1,0 +1,77 @@
+"""Command line: ``python -m xor_lightning {train,evaluate} [overrides]`` (also ``xor-lightning``).
+
+Hydra reads every argv token as an override, so the subcommand is taken off argv here before
+Hydra runs. Overrides are composed and checked first, so a bad value costs one line and exit
+code 2 before any folder is made.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+import warnings
+
+USAGE = """usage: python -m xor_lightning COMMAND [OVERRIDES...]   (or: xor-lightning COMMAND ...)
+
+Train small neural networks on the XOR truth table and measure how reliably they learn it.
+
+commands:
+  train       train a network (or seeds=K networks at once), evaluate the best checkpoint
+  evaluate    evaluate a checkpoint: python -m xor_lightning evaluate checkpoint=PATH
+
+examples:
+  python -m xor_lightning train
+  python -m xor_lightning train model.activation=relu loss=mse optimizer=sgd seeds=1000
+  python -m xor_lightning train -m optimizer=sgd,adam seeds=100
+  python -m xor_lightning evaluate checkpoint=checkpoints/<run>/best.ckpt
+
+'python -m xor_lightning COMMAND --help' lists that command's options."""
+
+COMMANDS = ("train", "evaluate")
+_NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
+
+
+def _new_run_id() -> str:
+    # Second resolution for reading, a random suffix so two runs started together never collide.
+    return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
+        return 2
+    os.environ.setdefault("XOR_LIGHTNING_RUN_ID", _new_run_id())
+    # Emitted by pytorch_lightning itself at import on torch >= 2.10; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+    from xor_lightning.errors import UserError
+    from xor_lightning.precheck import precheck
+
+    try:
+        if not _NO_PRECHECK.intersection(rest):
+            precheck(command, rest)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+    from xor_lightning import cli
+
+    sys.argv = [f"xor-lightning {command}", *rest]
+    cli.ENTRY_POINTS[command]()
+    return 0
+
+
+def main_exit() -> None:
+    """Console-script entry point (``xor-lightning``)."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Evaluate a population on the truth table: per-member results, the summary, the printed table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from xor_lightning.data import INPUTS, TARGETS
+from xor_lightning.module import XORModule
+from xor_lightning.stats import percentile, wilson_interval
+
+
+@dataclass
+class Evaluation:
+    seed: int               # seed of member 0; member i has seed + i
+    probs: torch.Tensor     # [K, 4] sigmoid(logit) per row
+    losses: torch.Tensor    # [K] mean loss per member
+    solved: torch.Tensor    # [K] every row right (sigmoid > 0.5 == target)
+    first_solved: torch.Tensor  # [K] epochs trained when first solved, -1 if never
+
+    @property
+    def members(self) -> int:
+        return len(self.losses)
+
+    def best_member(self) -> int:
+        """A solved member with the lowest loss (else the lowest loss overall)."""
+        key = torch.where(self.solved, self.losses, self.losses + float("inf"))
+        if not bool(self.solved.any()):
+            key = self.losses
+        return int(torch.argmin(torch.nan_to_num(key, nan=float("inf"))))
+
+    def summary(self) -> dict:
+        k, n = int(self.solved.sum()), self.members
+        epochs = [float(e) for e in self.first_solved[self.solved & (self.first_solved > 0)].tolist()]
+        lo, hi = wilson_interval(k, n)
+        return {
+            "seeds": n,
+            "seed": self.seed,
+            "solved": k,
+            "success_rate": k / n,
+            "success_rate_ci95": [lo, hi],
+            "epochs_to_solve": {
+                "median": percentile(epochs, 50),
+                "p90": percentile(epochs, 90),
+                "max": max(epochs) if epochs else None,
+            },
+            "final_loss": float(self.losses.mean()),
+        }
+
+
+@torch.no_grad()
+def evaluate_module(module: XORModule) -> Evaluation:
+    module.eval()
+    x, y = INPUTS.to(module.device), TARGETS.to(module.device)
+    logits, losses = module.losses(x, y)
+    probs = torch.sigmoid(logits).squeeze(-1).float().cpu()
+    solved = ((probs > 0.5) == (y.squeeze(-1).cpu() > 0.5)).all(dim=1)
+    return Evaluation(
+        seed=int(module.hparams.seed),
+        probs=probs,
+        losses=losses.float().cpu(),
+        solved=solved,
+        first_solved=module.first_solved.cpu(),
+    )
+
+
+def truth_table(ev: Evaluation, member: int) -> list[str]:
+    """The table of one member as printable lines."""
+    lines = [" x1  x2 | target  p(y=1)  pred", "--------+----------------------------"]
+    for (a, b), t, p in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist()):
+        pred = int(p > 0.5)
+        mark = "right" if pred == int(t) else "WRONG"
+        lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {pred:>4}  {mark}")
+    return lines
+
+
+def _fmt_epochs(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def report(ev: Evaluation, member: int | None = None) -> list[str]:
+    """What a person reads after training or evaluating: population summary, one member's table."""
+    s = ev.summary()
+    member = ev.best_member() if member is None else member
+    lines = []
+    if ev.members > 1:
+        lo, hi = s["success_rate_ci95"]
+        e = s["epochs_to_solve"]
+        lines.append(
+            f"population: {ev.members} seeds ({ev.seed}..{ev.seed + ev.members - 1}): "
+            f"solved {s['solved']}/{ev.members} = {s['success_rate']:.1%} "
+            f"(95% CI {lo:.1%}-{hi:.1%}); epochs to solve: median {_fmt_epochs(e['median'])}, "
+            f"p90 {_fmt_epochs(e['p90'])}, max {_fmt_epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
+        )
+        best = " (the best member)" if member == ev.best_member() else ""
+        lines.append(f"member {member} (seed {ev.seed + member}){best}:")
+    lines += truth_table(ev, member)
+    right = int(((ev.probs[member] > 0.5).float() == TARGETS.squeeze(-1)).sum())
+    first = int(ev.first_solved[member])
+    when = f", first solved after {first} epochs" if bool(ev.solved[member]) and first > 0 else ""
+    verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
+    lines.append(f"{verdict}: {right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
+    return lines

@@ -1,0 +1,20 @@
+"""Keep Lightning's console quiet and send what it does say to Hydra's log file."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+
+def quiet_lightning() -> None:
+    # Lightning gives its logger its own handler and propagate=False, so its lines would miss the
+    # run's .log file. Route them through the root logger (Hydra's handlers); banners are INFO.
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.WARNING)
+    # A 4-row table needs no workers, so these hints are noise.
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")

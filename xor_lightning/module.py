@@ -1,0 +1,80 @@
+"""The LightningModule: a population of ``seeds`` networks trained side by side on the table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+
+from xor_lightning.losses import member_losses
+from xor_lightning.nets import Population
+
+
+class XORModule(pl.LightningModule):
+    """Member i is the network of seed ``seed + i``. The training loss is the *sum* of per-member
+    mean losses, so each member's gradient (and elementwise optimizer update) is exactly what it
+    would be alone. Logged metrics are means over members, so they read the same for any K.
+
+    Hyperparameters are plain containers (not OmegaConf objects) so checkpoints load with
+    ``weights_only=True`` and carry everything ``evaluate`` needs.
+    """
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        loss: dict[str, Any],
+        optimizer: dict[str, Any],
+        seed: int = 0,
+        seeds: int = 1,
+        margin: float = 0.4,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.net = Population(
+            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed
+        )
+        self.loss_name = loss["name"]
+        self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
+        # Epochs trained when each member first got every row right (-1: not yet). A buffer, so
+        # it is saved in (and restored from) checkpoints with the weights it belongs to.
+        self.register_buffer("first_solved", torch.full((seeds,), -1, dtype=torch.long))
+        self.solved_with_margin = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(x)
+        return logits, member_losses(self.loss_name, logits, y, **self.loss_kwargs)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        _, losses = self.losses(*batch)
+        self.log("train/loss", losses.mean(), on_step=False, on_epoch=True)
+        return losses.sum()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch  # always the whole table (TruthTableDataModule.val_dataloader)
+        logits, losses = self.losses(x, y)
+        signed = (torch.sigmoid(logits) - 0.5) * (2 * y - 1)  # > 0 where the row is right
+        correct = signed > 0
+        solved = correct.flatten(1).all(dim=1)
+        if not self.trainer.sanity_checking:
+            newly = solved & (self.first_solved < 0)
+            self.first_solved[newly] = self.current_epoch + 1
+        self.solved_with_margin = bool((signed >= self.hparams.margin).all())
+        self.log("val/loss", losses.mean())
+        self.log("val/acc", correct.float().mean())
+        self.log("val/success_rate", solved.float().mean())
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return instantiate(self.hparams.optimizer, _convert_="all")(self.parameters())
+
+
+class StopWhenSolved(pl.Callback):
+    """Stop once every member classifies every row right by at least the margin (in probability)."""
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
+        if pl_module.solved_with_margin and not trainer.sanity_checking:
+            trainer.should_stop = True

@@ -1,0 +1,117 @@
+"""A population of small MLPs stored as stacked tensors, so K networks train as one.
+
+Member i is initialised from its own generator seeded with ``seed + i``, drawing its tensors in
+the same order as ``torch.manual_seed(seed + i); nn.Sequential(nn.Linear, ...)`` would: with
+``init=pytorch`` member i starts from exactly the weights of that plain PyTorch MLP.
+Weights are stored as ``[members, in, out]`` (the transpose of ``nn.Linear.weight``) so the
+forward pass is a batched ``x @ W + b`` without transposes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": F.relu,
+    "leaky_relu": F.leaky_relu,
+    "elu": F.elu,
+    "selu": F.selu,
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "softplus": F.softplus,
+    "identity": lambda x: x,
+}
+
+INITS = ("pytorch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal")
+
+
+def _init_layer(
+    fan_in: int, fan_out: int, init: str, init_std: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer's (weight [out, in], bias [out]) drawn from ``gen``, as nn.Linear lays them out."""
+    weight = torch.empty(fan_out, fan_in)
+    bias = torch.zeros(fan_out)
+    if init == "pytorch":
+        # nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)), then U(-1/sqrt(fan_in), ...).
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+        bound = 1 / math.sqrt(fan_in)
+        nn.init.uniform_(bias, -bound, bound, generator=gen)
+    elif init == "normal":
+        # The init-scale study draws weights *and* biases from N(0, std).
+        nn.init.normal_(weight, 0.0, init_std, generator=gen)
+        nn.init.normal_(bias, 0.0, init_std, generator=gen)
+    else:
+        getattr(nn.init, init + "_")(weight, generator=gen)
+    return weight, bias
+
+
+def init_member(
+    seed: int, widths: Sequence[int], init: str, init_std: float
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The layers of one member, reproducible from its seed alone."""
+    gen = torch.Generator().manual_seed(seed)
+    return [_init_layer(i, o, init, init_std, gen) for i, o in zip(widths[:-1], widths[1:])]
+
+
+class Population(nn.Module):
+    """``members`` independent MLPs 2 -> hidden... -> 1 evaluated in one batched pass.
+
+    ``forward(x)`` takes ``[N, in]`` (the same rows for every member) and returns logits
+    ``[members, N, 1]``. No sigmoid here: the network emits logits, the loss decides.
+    """
+
+    def __init__(
+        self,
+        members: int,
+        hidden: Sequence[int],
+        activation: str,
+        init: str = "pytorch",
+        init_std: float = 1.0,
+        seed: int = 0,
+        in_features: int = 2,
+        out_features: int = 1,
+    ) -> None:
+        super().__init__()
+        self.widths = [in_features, *hidden, out_features]
+        self.activation = ACTIVATIONS[activation]
+        layers = [init_member(seed + i, self.widths, init, init_std) for i in range(members)]
+        # Stack member-major lists into per-layer tensors: weight [K, in, out], bias [K, 1, out].
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m[j][0].T for m in layers])) for j in range(len(self.widths) - 1)
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m[j][1] for m in layers]).unsqueeze(1))
+            for j in range(len(self.widths) - 1)
+        )
+
+    @property
+    def members(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
+        """Logits ``[K, N, out]``; with ``upto=j`` the activations after hidden layer j instead."""
+        h = x
+        last = len(self.weights) - 1
+        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
+            # [N, in] @ [K, in, out] broadcasts to [K, N, out] on the first layer.
+            h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
+            if j < last:
+                h = self.activation(h)
+                if upto == j:
+                    return h
+        return h
+
+    def member_state(self, i: int) -> dict[str, torch.Tensor]:
+        """Member i's weights under nn.Sequential(Linear, act, Linear, ...) names."""
+        state = {}
+        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
+            state[f"{2 * j}.weight"] = w[i].detach().T.clone()
+            state[f"{2 * j}.bias"] = b[i, 0].detach().clone()
+        return state

@@ -1,0 +1,126 @@
+"""Compose and check every job's config before Hydra runs, so bad input never makes a folder.
+
+Hydra reports composition errors in several lines and exits 1; here each becomes one line that
+names the key and what would be valid, raised as UserError (exit code 2).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from xor_lightning.config_dir import config_dir
+from xor_lightning.errors import UserError
+
+_MULTIRUN = {"-m", "--multirun"}
+_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--resolve", "--experimental-rerun"}
+
+
+def _overrides(args: list[str]) -> tuple[list[str], bool]:
+    """Hydra overrides in ``args`` (flags removed) and whether this is a multirun."""
+    out, multirun, skip = [], False, False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _MULTIRUN:
+            multirun = True
+        elif arg in _WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            out.append(arg)
+    return out, multirun
+
+
+def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise UserError(_first_line(exc)) from None
+    if not multirun:
+        return [overrides]
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _keys_under(cfg: DictConfig, dotted: str) -> str:
+    node = OmegaConf.select(cfg, dotted) if dotted else cfg
+    if isinstance(node, DictConfig):
+        return ", ".join(k for k in node.keys() if k != "hydra")
+    return ""
+
+
+def _explain(exc: Exception, base: DictConfig | None) -> str:
+    """One line for a composition error."""
+    text = str(exc)
+    if isinstance(exc, MissingConfigException) and exc.options is not None:
+        m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
+        if m:
+            return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}"
+    m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
+    if m:
+        key = m.group(1)
+        parent = key.rpartition(".")[0]
+        valid = _keys_under(base, parent) if base is not None else ""
+        where = f"valid keys{' under ' + parent if parent else ''}: {valid}; " if valid else ""
+        return f"{key} is not a config key; {where}to add a new key use +{key}=VALUE"
+    m = re.search(r"Ambiguous value for argument '([^']+)'", text)
+    if m:
+        return f"{m.group(1)} has several values: add -m (multirun) to sweep over them"
+    return _first_line(exc)
+
+
+def _compose(name: str, overrides: list[str], base: DictConfig | None) -> DictConfig:
+    try:
+        return compose(config_name=name, overrides=overrides, return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise UserError(_explain(exc, base)) from None
+
+
+def precheck(command: str, args: list[str]) -> None:
+    """Raise UserError for the first bad override or value among all the jobs ``args`` make."""
+    overrides, multirun = _overrides(args)
+    jobs = _jobs(overrides, multirun)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
+        for job in jobs:
+            cfg = _compose(command, job, _base(command, job))
+            _check(command, cfg)
+
+
+def _base(command: str, job: list[str]) -> DictConfig | None:
+    """The job's config with its group choices only: the keys an unknown-key message lists."""
+    groups = [o for o in job if "=" in o and "." not in o.split("=", 1)[0] and not o.startswith(("+", "~"))]
+    try:
+        return compose(config_name=command, overrides=groups)
+    except Exception:
+        return None
+
+
+def _check(command: str, cfg: DictConfig) -> None:
+    from xor_lightning.devices import choose_accelerator
+
+    if command == "train":
+        from xor_lightning.checks import check_train_config
+        from xor_lightning.train import _trainer_args
+
+        check_train_config(cfg)
+        _trainer_args(cfg.trainer)
+        choose_accelerator(cfg.device.accelerator, key="device")
+    else:
+        from xor_lightning.checkpoints import load_checkpoint
+
+        if OmegaConf.is_missing(cfg, "checkpoint"):
+            raise UserError("checkpoint is required: python -m xor_lightning evaluate checkpoint=PATH")
+        device = choose_accelerator(str(cfg.device), key="device")
+        load_checkpoint(cfg.checkpoint, map_location=device)

@@ -1,0 +1,153 @@
+"""``train(cfg)``: one run (a population of seeds) from a composed config to a metrics dict."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import logging
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from xor_lightning.checkpoints import load_checkpoint
+from xor_lightning.checks import check_train_config
+from xor_lightning.data import TruthTableDataModule
+from xor_lightning.devices import choose_accelerator
+from xor_lightning.errors import UserError
+from xor_lightning.evaluation import Evaluation, evaluate_module, report
+from xor_lightning.lightning_logging import quiet_lightning
+from xor_lightning.module import StopWhenSolved, XORModule
+from xor_lightning.run_paths import RunPaths, run_paths
+
+log = logging.getLogger(__name__)
+
+# Trainer arguments train() decides itself; the config cannot pass them through trainer.*.
+_OWN_TRAINER_ARGS = {
+    "accelerator": "device", "devices": "device", "precision": "device.precision",
+    "logger": "paths.log_dir", "callbacks": "early_stop / checkpoint", "default_root_dir": "paths",
+}
+
+
+def _trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
+    args = OmegaConf.to_container(trainer_cfg, resolve=True)
+    valid = inspect.signature(pl.Trainer.__init__).parameters
+    for key in args:
+        if key in _OWN_TRAINER_ARGS:
+            raise UserError(f"trainer.{key} is set by xor-lightning; use {_OWN_TRAINER_ARGS[key]} instead")
+        if key not in valid:
+            raise UserError(f"trainer.{key} is not an argument of pytorch_lightning.Trainer")
+    return args
+
+
+def build_module(cfg: DictConfig) -> XORModule:
+    def plain(node: DictConfig) -> dict:
+        return OmegaConf.to_container(node, resolve=True)
+
+    return XORModule(
+        model=plain(cfg.model), loss=plain(cfg.loss), optimizer=plain(cfg.optimizer),
+        seed=cfg.seed, seeds=cfg.seeds, margin=cfg.early_stop.margin,
+    )
+
+
+def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[pl.Trainer, ModelCheckpoint]:
+    checkpoint = ModelCheckpoint(
+        dirpath=paths.checkpoint_dir, filename="best", monitor="val/loss", mode="min",
+        save_top_k=1, save_last=True, auto_insert_metric_name=False,
+        enable_version_counter=False, every_n_epochs=cfg.checkpoint.every_n_epochs,
+    )
+    callbacks: list[pl.Callback] = [checkpoint]
+    if cfg.early_stop.enabled:
+        callbacks.append(StopWhenSolved())
+    logger = TensorBoardLogger(
+        save_dir=paths.log_root, name=paths.name, version="", default_hp_metric=False
+    )
+    trainer = pl.Trainer(
+        accelerator=accelerator, devices=1, precision=cfg.device.precision,
+        logger=logger, callbacks=callbacks, default_root_dir=paths.output_dir,
+        enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
+        **_trainer_args(cfg.trainer),
+    )
+    return trainer, checkpoint
+
+
+def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
+    """Flat scalars with the same keys and types for every run, so HParams can compare runs."""
+    model, opt = cfg.model, cfg.optimizer
+    return {
+        "seed": int(cfg.seed), "seeds": int(cfg.seeds),
+        "model/hidden": ",".join(str(w) for w in model.hidden) or "none",
+        "model/activation": str(model.activation), "model/init": str(model.init),
+        "model/init_std": float(model.init_std), "loss": str(cfg.loss.name),
+        "optimizer": str(opt._target_).rsplit(".", 1)[-1], "optimizer/lr": float(opt.lr),
+        "optimizer/weight_decay": float(opt.get("weight_decay", 0.0)),
+        "optimizer/momentum": float(opt.get("momentum", 0.0)),
+        "data/batch_size": int(cfg.data.batch_size or 4), "trainer/max_epochs": int(cfg.trainer.max_epochs),
+    }
+
+
+def _nan_if_none(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation) -> None:
+    paths.output_dir.mkdir(parents=True, exist_ok=True)
+    (paths.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with open(paths.output_dir / "members.csv", "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["member", "seed", "solved", "epochs_to_solve", "final_loss"])
+        for i in range(ev.members):
+            first = int(ev.first_solved[i])
+            solved = bool(ev.solved[i])
+            out.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "", f"{float(ev.losses[i]):.6g}"])
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train ``cfg.seeds`` networks, reload the best checkpoint, evaluate it, write metrics.json."""
+    check_train_config(cfg)
+    accelerator = choose_accelerator(cfg.device.accelerator, key="device")
+    paths = run_paths(cfg)
+    quiet_lightning()
+    start = time.perf_counter()
+    pl.seed_everything(cfg.seed, verbose=False)
+    module = build_module(cfg)
+    datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed)
+    trainer, checkpoint = build_trainer(cfg, paths, accelerator)
+    trainer.fit(module, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - start
+
+    best = checkpoint.best_model_path or checkpoint.last_model_path
+    ev = evaluate_module(load_checkpoint(best, "cpu", key="best checkpoint"))
+    metrics = {
+        "run_id": paths.name,
+        **ev.summary(),
+        "epochs_trained": trainer.current_epoch,
+        "stopped_early": trainer.current_epoch < cfg.trainer.max_epochs,
+        "best_checkpoint": best,
+        "last_checkpoint": checkpoint.last_model_path,
+        "log_dir": str(paths.log_dir),
+        "device": accelerator,
+        "fit_seconds": round(fit_seconds, 3),
+    }
+    trainer.logger.log_hyperparams(
+        hparams_for_tensorboard(cfg),
+        {
+            "hp/success_rate": metrics["success_rate"],
+            "hp/epochs_to_solve_median": _nan_if_none(metrics["epochs_to_solve"]["median"]),
+            "hp/final_loss": metrics["final_loss"],
+        },
+    )
+    trainer.logger.finalize("success")
+    write_outputs(paths, metrics, ev)
+    for line in report(ev):
+        log.info(line)
+    log.info(
+        f"trained {metrics['epochs_trained']} epochs in {fit_seconds:.1f}s on {accelerator}"
+        f"{' (stopped early: all solved)' if metrics['stopped_early'] else ''}; "
+        f"best checkpoint {best}; metrics {paths.output_dir / 'metrics.json'}"
+    )
+    return metrics
