@@ -11,7 +11,6 @@ import os
 import secrets
 import sys
 import time
-import warnings
 
 USAGE = """usage: python -m xor_lightning COMMAND [OVERRIDES...]   (or: xor-lightning COMMAND ...)
 
@@ -48,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
     os.environ.setdefault("XOR_LIGHTNING_RUN_ID", _new_run_id())
-    # Emitted by pytorch_lightning itself at import on torch >= 2.10; nothing a user can act on.
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
     from xor_lightning.errors import UserError
     from xor_lightning.precheck import precheck

@@ -1,0 +1,37 @@
+"""The package works from a non-editable wheel, run from a folder that is not the checkout."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def test_wheel_install_finds_its_configs_and_trains(tmp_path):
+    if shutil.which("pip") is None:
+        pytest.skip("pip not available")
+    wheels, venv, work = tmp_path / "wheels", tmp_path / "venv", tmp_path / "work"
+    work.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(REPO)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = wheels.glob("xor_lightning-*.whl")
+    # --system-site-packages: reuse the installed torch/lightning; the venv's own copy of
+    # xor_lightning (from the wheel) still comes first on sys.path.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+
+    where = subprocess.run([str(py), "-c", "import xor_lightning.config_dir as c; print(c.config_dir())"],
+                           cwd=work, capture_output=True, text=True, check=True)
+    assert where.stdout.strip().startswith(str(venv)), where.stdout
+
+    res = subprocess.run([str(venv / "bin" / "xor-lightning"), "train", "seeds=2", "run_id=wheel"],
+                         cwd=work, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "solved 2/2" in res.stdout
+    assert (work / "outputs" / "wheel" / "metrics.json").is_file()
+    assert (work / "checkpoints" / "wheel" / "best.ckpt").is_file()

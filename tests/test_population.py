@@ -1,0 +1,38 @@
+"""Promise 1: member i of a population trains exactly like a lone run seeded seed+i (full batch)."""
+
+import pytest
+import torch
+
+from xor_lightning.checkpoints import load_checkpoint
+from xor_lightning.train import train
+
+STEPS = 200
+
+
+def weights_after(train_cfg, seed: int, seeds: int, optimizer: list[str]) -> list[torch.Tensor]:
+    cfg = train_cfg(
+        f"seed={seed}", f"seeds={seeds}", "early_stop.enabled=false", f"trainer.max_epochs={STEPS}",
+        "model.hidden=[5]", *optimizer, run_id=f"s{seed}k{seeds}",
+    )
+    metrics = train(cfg)
+    module = load_checkpoint(metrics["last_checkpoint"])
+    return [p.detach() for p in module.net.parameters()]
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        ["optimizer=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9"],
+        ["optimizer=adam", "optimizer.lr=0.05"],
+    ],
+    ids=["sgd_momentum", "adam"],
+)
+def test_member_i_matches_a_lone_run_with_seed_plus_i(train_cfg, optimizer):
+    population = weights_after(train_cfg, seed=3, seeds=3, optimizer=optimizer)
+    worst = 0.0
+    for i in range(3):
+        lone = weights_after(train_cfg, seed=3 + i, seeds=1, optimizer=optimizer)
+        for p_pop, p_lone in zip(population, lone):
+            worst = max(worst, (p_pop[i] - p_lone[0]).abs().max().item())
+    print(f"max |population - lone| after {STEPS} steps: {worst:.3g}")
+    assert worst <= 1e-5
