@@ -42,7 +42,8 @@ def train_cfg(tmp_path):
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
     """``python -m xor_lightning ARGS`` in a subprocess (never the @hydra.main function in-process)."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    full_env = {k: v for k, v in os.environ.items() if k != "XOR_LIGHTNING_RUN_ID"}
+    full_env.update({"PYTHONPATH": str(REPO), **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "xor_lightning", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,

@@ -46,8 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
+    # One id per invocation; Hydra's configs read it, and sweep workers inherit it.
+    had_id = "XOR_LIGHTNING_RUN_ID" in os.environ
     os.environ.setdefault("XOR_LIGHTNING_RUN_ID", _new_run_id())
+    try:
+        return _run(command, rest)
+    finally:
+        if not had_id:  # main() called in-process (tests) must not fix the id of later runs
+            del os.environ["XOR_LIGHTNING_RUN_ID"]
 
+
+def _run(command: str, rest: list[str]) -> int:
     from xor_lightning.errors import UserError
     from xor_lightning.precheck import precheck
 
