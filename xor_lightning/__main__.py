@@ -47,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
-    os.environ.setdefault("XOR_LIGHTNING_RUN_ID", _new_run_id())
+    from xor_lightning.resume import run_id_from_args
+
+    # A run resumed from a checkpoint keeps its run id, so it continues in the same folders.
+    os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or _new_run_id())
     # Emitted by pytorch_lightning itself at import on torch >= 2.10; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
