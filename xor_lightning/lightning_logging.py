@@ -18,3 +18,5 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*The number of training batches.*")
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+    # run_paths claims the checkpoint folder (a .run file) before the trainer sees it.
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")

@@ -101,10 +101,12 @@ def precheck(command: str, args: list[str]) -> None:
 def _base(command: str, job: list[str]) -> DictConfig | None:
     """The job's config with its group choices only: the keys an unknown-key message lists."""
     groups = [o for o in job if "=" in o and "." not in o.split("=", 1)[0] and not o.startswith(("+", "~"))]
-    try:
-        return compose(config_name=command, overrides=groups)
-    except Exception:
-        return None
+    for attempt in (groups, []):  # a bad group choice (or top-level key) in ``groups``: the defaults
+        try:
+            return compose(config_name=command, overrides=attempt)
+        except Exception:
+            continue
+    return None
 
 
 def _check_run_folder(cfg: DictConfig, multirun: bool) -> None:
