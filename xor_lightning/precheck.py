@@ -140,5 +140,5 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
 
         if OmegaConf.is_missing(cfg, "checkpoint"):
             raise UserError("checkpoint is required: python -m xor_lightning evaluate checkpoint=PATH")
-        device = choose_accelerator(str(cfg.device), key="device")
+        device = choose_accelerator(str(cfg.device.accelerator), key="device")
         load_checkpoint(cfg.checkpoint, map_location=device)
