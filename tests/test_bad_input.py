@@ -176,4 +176,4 @@ def test_evaluate_without_checkpoint(tmp_path):
 
 def test_resume_with_other_settings_is_refused(tmp_path, real_ckpt):
     result = run_cli("train", f"ckpt_path={real_ckpt}", "model.hidden=[4]", cwd=tmp_path)
-    assert_refused(result, "model.hidden=[8]", "[4]", "trainer.max_epochs=3", cwd=tmp_path)
+    assert_refused(result, "model.hidden=[8]", "[4]", "own settings", cwd=tmp_path)
