@@ -137,7 +137,7 @@ def _bad_files(tmp: Path, real: Path) -> dict[str, tuple[Path, list[str]]]:
     data = real.read_bytes()
     files = {
         "truncated": (data[: len(data) // 2], ["truncated"]),
-        "corrupt-index": (_flip(data, len(data) - 40), ["corrupted"]),
+        "corrupt-index": (_flip(data, len(data) - 40), ["damaged"]),
         "corrupt-tensor": (_flip(data, _tensor_offset(real)), ["corrupted", "archive/data/"]),
         "text": (b"not a checkpoint\n", ["not a checkpoint"]),
     }

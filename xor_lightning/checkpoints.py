@@ -23,7 +23,7 @@ def verify_file(p: Path, key: str) -> None:
     # torch checkpoints are zip archives: truncation loses the central directory, and every member
     # carries a CRC that torch itself never checks (a damaged tensor would load as silent garbage).
     if not zipfile.is_zipfile(p):
-        raise UserError(f"{key}={p}: not a checkpoint (not a torch zip archive: truncated, or another format)")
+        raise UserError(f"{key}={p}: not a checkpoint (no torch zip index: truncated, damaged, or another format)")
     try:
         bad = zipfile.ZipFile(p).testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
