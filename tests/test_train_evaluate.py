@@ -28,7 +28,7 @@ def test_checkpoints_reload_to_the_same_predictions(train_cfg, tmp_path):
     cfg = train_cfg("seeds=8", "model.activation=relu", "model.hidden=[6]", "trainer.max_epochs=40")
     metrics = train(cfg)
     ckpt_dir = tmp_path / "checkpoints" / "test"
-    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in ckpt_dir.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]  # no temporaries left
     assert metrics["best_checkpoint"] == str(ckpt_dir / "best.ckpt")
 
     module = load_checkpoint(metrics["best_checkpoint"])
@@ -56,7 +56,7 @@ def test_population_reports_success_rate_and_epochs(train_cfg, tmp_path):
     assert lo <= metrics["success_rate"] <= hi
     assert not metrics["stopped_early"] and metrics["epochs_trained"] == 150
     rows = (tmp_path / "outputs" / "test" / "members.csv").read_text().splitlines()
-    assert rows[0] == "member,seed,solved,epochs_to_solve,final_loss" and len(rows) == 51
+    assert rows[0] == "member,seed,solved,epochs_to_solve,final_loss,diverged" and len(rows) == 51
     assert sum(int(r.split(",")[2]) for r in rows[1:]) == metrics["solved"]
 
 

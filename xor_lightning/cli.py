@@ -8,15 +8,15 @@ import hydra
 from omegaconf import DictConfig
 
 from xor_lightning.config_dir import config_dir
-from xor_lightning.errors import UserError
+from xor_lightning.errors import RunStopped, UserError
 
 
 def _run(fn, cfg: DictConfig):
     try:
         return fn(cfg)
-    except UserError as exc:
-        # SystemExit passes through Hydra's error reporting untouched: one line, exit code 2.
-        print(f"error: {exc}", file=sys.stderr)
+    except (UserError, RunStopped) as exc:
+        # SystemExit passes through Hydra's error reporting untouched: one line, the exit code.
+        print(f"{exc.label}: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
 
 

@@ -1,4 +1,4 @@
-"""The one exception type the CLI turns into a single ``error: ...`` line and exit code 2."""
+"""The exception types the CLI turns into a single line and an exit code (no traceback)."""
 
 
 class UserError(ValueError):
@@ -8,3 +8,11 @@ class UserError(ValueError):
     """
 
     exit_code = 2
+    label = "error"
+
+
+class RunStopped(RuntimeError):
+    """A run that ended before its work was done (diverged, interrupted); the message says what next."""
+
+    exit_code = 1
+    label = "error"

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    device = choose_accelerator(str(cfg.device), key="device")
+    device = choose_accelerator(str(cfg.device.accelerator), key="device")
     module = load_checkpoint(cfg.checkpoint, map_location=device)
     ev = evaluate_module(module)
     member = cfg.member

@@ -18,6 +18,11 @@ class Evaluation:
     losses: torch.Tensor    # [K] mean loss per member
     solved: torch.Tensor    # [K] every row right (sigmoid > 0.5 == target)
     first_solved: torch.Tensor  # [K] epochs trained when first solved, -1 if never
+    diverged_at: torch.Tensor | None = None  # [K] epoch its loss became non-finite, -1 if never
+
+    @property
+    def diverged(self) -> torch.Tensor:
+        return torch.zeros_like(self.solved) if self.diverged_at is None else self.diverged_at >= 0
 
     @property
     def members(self) -> int:
@@ -27,13 +32,14 @@ class Evaluation:
         """A solved member with the lowest loss (else the lowest loss overall)."""
         key = torch.where(self.solved, self.losses, self.losses + float("inf"))
         if not bool(self.solved.any()):
-            key = self.losses
+            key = torch.where(self.diverged, float("inf"), self.losses)
         return int(torch.argmin(torch.nan_to_num(key, nan=float("inf"))))
 
     def summary(self) -> dict:
         k, n = int(self.solved.sum()), self.members
         epochs = [float(e) for e in self.first_solved[self.solved & (self.first_solved > 0)].tolist()]
         lo, hi = wilson_interval(k, n)
+        healthy = self.losses[~self.diverged]
         return {
             "seeds": n,
             "seed": self.seed,
@@ -45,7 +51,8 @@ class Evaluation:
                 "p90": percentile(epochs, 90),
                 "max": max(epochs) if epochs else None,
             },
-            "final_loss": float(self.losses.mean()),
+            "final_loss": float(healthy.mean()) if len(healthy) else float("nan"),  # diverged members left out
+            "diverged": int(self.diverged.sum()),
         }
 
 
@@ -55,13 +62,15 @@ def evaluate_module(module: XORModule) -> Evaluation:
     x, y = INPUTS.to(module.device), TARGETS.to(module.device)
     logits, losses = module.losses(x, y)
     probs = torch.sigmoid(logits).squeeze(-1).float().cpu()
-    solved = ((probs > 0.5) == (y.squeeze(-1).cpu() > 0.5)).all(dim=1)
+    diverged_at = getattr(module, "diverged_at", torch.full_like(module.first_solved, -1)).cpu()
+    solved = ((probs > 0.5) == (y.squeeze(-1).cpu() > 0.5)).all(dim=1) & (diverged_at < 0)
     return Evaluation(
         seed=int(module.hparams.seed),
         probs=probs,
         losses=losses.float().cpu(),
         solved=solved,
         first_solved=module.first_solved.cpu(),
+        diverged_at=diverged_at,
     )
 
 
@@ -92,6 +101,7 @@ def report(ev: Evaluation, member: int | None = None) -> list[str]:
             f"solved {s['solved']}/{ev.members} = {s['success_rate']:.1%} "
             f"(95% CI {lo:.1%}-{hi:.1%}); epochs to solve: median {_fmt_epochs(e['median'])}, "
             f"p90 {_fmt_epochs(e['p90'])}, max {_fmt_epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
+            + (f"; diverged {s['diverged']} (loss became non-finite; counted as not solved)" if s["diverged"] else "")
         )
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
@@ -100,5 +110,7 @@ def report(ev: Evaluation, member: int | None = None) -> list[str]:
     first = int(ev.first_solved[member])
     when = f", first solved after {first} epochs" if bool(ev.solved[member]) and first > 0 else ""
     verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
+    if bool(ev.diverged[member]):
+        verdict = f"DIVERGED in epoch {int(ev.diverged_at[member])} (loss became non-finite; weights reset to 0), NOT SOLVED"
     lines.append(f"{verdict}: {right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
     return lines

@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
+from xor_lightning import divergence
 from xor_lightning.losses import member_losses
 from xor_lightning.nets import Population
 
@@ -40,6 +41,8 @@ class XORModule(pl.LightningModule):
         # Epochs trained when each member first got every row right (-1: not yet). A buffer, so
         # it is saved in (and restored from) checkpoints with the weights it belongs to.
         self.register_buffer("first_solved", torch.full((seeds,), -1, dtype=torch.long))
+        # Epoch (1-based) in which each member's loss became non-finite (-1: healthy); see divergence.py.
+        self.register_buffer("diverged_at", torch.full((seeds,), -1, dtype=torch.long))
         self.solved_with_margin = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,22 +54,39 @@ class XORModule(pl.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         _, losses = self.losses(*batch)
-        self.log("train/loss", losses.mean(), on_step=False, on_epoch=True)
-        return losses.sum()
+        diverged = divergence.mark(self.diverged_at, losses, self.current_epoch + 1)
+        self.log("train/loss", divergence.healthy_mean(losses.detach(), diverged), on_step=False, on_epoch=True)
+        # Diverged members add 0 (their NaN gradients are zeroed in on_before_optimizer_step).
+        return torch.where(diverged, 0.0, losses).sum()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if bool((self.diverged_at >= 0).any()):
+            divergence.freeze(self.net.parameters(), [optimizer], self.diverged_at >= 0)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch  # always the whole table (TruthTableDataModule.val_dataloader)
         logits, losses = self.losses(x, y)
+        diverged = divergence.mark(self.diverged_at, losses, self.current_epoch + 1)
+        if bool(diverged.any()):  # keep NaN out of the checkpoint saved after this validation
+            divergence.freeze(self.net.parameters(), self.trainer.optimizers, diverged)
         signed = (torch.sigmoid(logits) - 0.5) * (2 * y - 1)  # > 0 where the row is right
-        correct = signed > 0
+        correct = (signed > 0) & ~diverged.view(-1, 1, 1)
         solved = correct.flatten(1).all(dim=1)
         if not self.trainer.sanity_checking:
             newly = solved & (self.first_solved < 0)
             self.first_solved[newly] = self.current_epoch + 1
-        self.solved_with_margin = bool((signed >= self.hparams.margin).all())
-        self.log("val/loss", losses.mean())
+        healthy = signed[~diverged]
+        self.solved_with_margin = bool(healthy.numel()) and bool((healthy >= self.hparams.margin).all())
+        if bool(diverged.all()):
+            self.trainer.should_stop = True  # nothing left to train; train() reports it
+        self.log("val/loss", divergence.healthy_mean(losses, diverged))
         self.log("val/acc", correct.float().mean())
         self.log("val/success_rate", solved.float().mean())
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints written before divergence tracking have no diverged_at: all healthy.
+        state = checkpoint["state_dict"]
+        state.setdefault("diverged_at", torch.full_like(state["first_solved"], -1))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return instantiate(self.hparams.optimizer, _convert_="all")(self.parameters())

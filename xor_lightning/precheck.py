@@ -95,19 +95,36 @@ def precheck(command: str, args: list[str]) -> None:
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
         for job in jobs:
             cfg = _compose(command, job, _base(command, job))
-            _check(command, cfg)
+            _check(command, cfg, multirun)
 
 
 def _base(command: str, job: list[str]) -> DictConfig | None:
     """The job's config with its group choices only: the keys an unknown-key message lists."""
     groups = [o for o in job if "=" in o and "." not in o.split("=", 1)[0] and not o.startswith(("+", "~"))]
-    try:
-        return compose(config_name=command, overrides=groups)
-    except Exception:
-        return None
+    for attempt in (groups, []):  # a bad group choice (or top-level key) in ``groups``: the defaults
+        try:
+            return compose(config_name=command, overrides=attempt)
+        except Exception:
+            continue
+    return None
 
 
-def _check(command: str, cfg: DictConfig) -> None:
+def _check_run_folder(cfg: DictConfig, multirun: bool) -> None:
+    """Refuse a reused run id or a bad resume before Hydra writes into the run's folders."""
+    from pathlib import Path
+
+    from xor_lightning.resume import resume_path
+    from xor_lightning.run_paths import check_free
+
+    ckpt = Path(cfg.paths.checkpoint_dir) / str(cfg.run_id)
+    check_free(cfg, ckpt)
+    if cfg.get("ckpt_path") is not None:
+        if multirun:
+            raise UserError("ckpt_path resumes one run; resume the jobs of a multirun one at a time")
+        resume_path(cfg, ckpt)
+
+
+def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
     from xor_lightning.devices import choose_accelerator
 
     if command == "train":
@@ -117,10 +134,11 @@ def _check(command: str, cfg: DictConfig) -> None:
         check_train_config(cfg)
         _trainer_args(cfg.trainer)
         choose_accelerator(cfg.device.accelerator, key="device")
+        _check_run_folder(cfg, multirun)
     else:
         from xor_lightning.checkpoints import load_checkpoint
 
         if OmegaConf.is_missing(cfg, "checkpoint"):
             raise UserError("checkpoint is required: python -m xor_lightning evaluate checkpoint=PATH")
-        device = choose_accelerator(str(cfg.device), key="device")
+        device = choose_accelerator(str(cfg.device.accelerator), key="device")
         load_checkpoint(cfg.checkpoint, map_location=device)

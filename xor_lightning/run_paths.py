@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from xor_lightning.errors import UserError
+
+CLAIM = ".run"  # created exclusively in the checkpoint folder: two runs never share one
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,29 @@ def run_name(cfg: DictConfig) -> str:
     return str(cfg.run_id)
 
 
+def checkpoint_dir(cfg: DictConfig) -> Path:
+    return Path(cfg.paths.checkpoint_dir) / run_name(cfg)
+
+
+def check_free(cfg: DictConfig, ckpt: Path) -> None:
+    """Never overwrite an earlier run's checkpoints, except when resuming from one of them."""
+    resuming = cfg.get("ckpt_path") is not None
+    if ckpt.exists() and any(ckpt.iterdir()) and not resuming:
+        raise UserError(
+            f"run_id={cfg.run_id}: {ckpt} already holds a run's checkpoints; choose another run_id, "
+            f"or resume it with ckpt_path=last"
+        )
+
+
 def run_paths(cfg: DictConfig) -> RunPaths:
     name = run_name(cfg)
-    ckpt = Path(cfg.paths.checkpoint_dir) / name
-    if ckpt.exists() and any(ckpt.iterdir()):
-        # Never overwrite an earlier run's checkpoints.
-        raise UserError(f"run_id={cfg.run_id}: {ckpt} already holds a run's checkpoints; choose another run_id")
+    ckpt = checkpoint_dir(cfg)
+    check_free(cfg, ckpt)
+    ckpt.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(ckpt / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        if cfg.get("ckpt_path") is None:  # another run claimed it since check_free
+            raise UserError(f"run_id={cfg.run_id}: {ckpt} is in use by another run; choose another run_id") from None
     root = Path(cfg.paths.log_dir)
     return RunPaths(name, Path(cfg.paths.output_dir), ckpt, root, root / name)

@@ -14,15 +14,19 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from xor_lightning.atomic_io import AtomicCheckpointIO
 from xor_lightning.checkpoints import load_checkpoint
 from xor_lightning.checks import check_train_config
 from xor_lightning.data import TruthTableDataModule
 from xor_lightning.devices import choose_accelerator
+from xor_lightning.divergence import Diverged, apply_run_divergence
 from xor_lightning.errors import UserError
 from xor_lightning.evaluation import Evaluation, evaluate_module, report
+from xor_lightning.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.lightning_logging import quiet_lightning
 from xor_lightning.module import StopWhenSolved, XORModule
-from xor_lightning.run_paths import RunPaths, run_paths
+from xor_lightning.resume import RunInfo, resume_path, task_overrides
+from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
         save_top_k=1, save_last=True, auto_insert_metric_name=False,
         enable_version_counter=False, every_n_epochs=cfg.checkpoint.every_n_epochs,
     )
-    callbacks: list[pl.Callback] = [checkpoint]
+    callbacks: list[pl.Callback] = [checkpoint, StopOnInterrupt(), RunInfo(paths.name, cfg)]
     if cfg.early_stop.enabled:
         callbacks.append(StopWhenSolved())
     logger = TensorBoardLogger(
@@ -70,6 +74,7 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
         accelerator=accelerator, devices=1, precision=cfg.device.precision,
         logger=logger, callbacks=callbacks, default_root_dir=paths.output_dir,
         enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
+        plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
         **_trainer_args(cfg.trainer),
     )
     return trainer, checkpoint
@@ -99,17 +104,35 @@ def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation) -> None:
     (paths.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     with open(paths.output_dir / "members.csv", "w", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(["member", "seed", "solved", "epochs_to_solve", "final_loss"])
+        out.writerow(["member", "seed", "solved", "epochs_to_solve", "final_loss", "diverged"])
         for i in range(ev.members):
             first = int(ev.first_solved[i])
             solved = bool(ev.solved[i])
-            out.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "", f"{float(ev.losses[i]):.6g}"])
+            out.writerow([
+                i, ev.seed + i, int(solved), first if solved and first > 0 else "", f"{float(ev.losses[i]):.6g}",
+                int(ev.diverged[i]),
+            ])
+
+
+def _resume_hint(epochs: int, last: str) -> str:
+    again = " ".join(o for o in task_overrides() if not o.startswith("ckpt_path="))
+    return (f"stopped after {epochs} epochs; last checkpoint {last}. "
+            f"Resume with: python -m xor_lightning train {again + ' ' if again else ''}ckpt_path={last}")
+
+
+def _diverged_message(cfg: DictConfig, module: XORModule, metrics: dict) -> str:
+    epoch = int(module.diverged_at.min())
+    who = "the network" if metrics["seeds"] == 1 else f"all {metrics['seeds']} members"
+    return (f"training diverged: the loss of {who} became NaN/inf in epoch {epoch}; "
+            f"lower optimizer.lr (now {cfg.optimizer.lr:g}) or model.init_std, or change model.activation "
+            f"(run folder {cfg.paths.output_dir})")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg.seeds`` networks, reload the best checkpoint, evaluate it, write metrics.json."""
     check_train_config(cfg)
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
+    resume = resume_path(cfg, checkpoint_dir(cfg))
     paths = run_paths(cfg)
     quiet_lightning()
     start = time.perf_counter()
@@ -117,16 +140,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = build_module(cfg)
     datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed)
     trainer, checkpoint = build_trainer(cfg, paths, accelerator)
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     fit_seconds = time.perf_counter() - start
+    if any(isinstance(c, StopOnInterrupt) and c.requested for c in trainer.callbacks):
+        raise Interrupted(_resume_hint(trainer.current_epoch, checkpoint.last_model_path))
 
     best = checkpoint.best_model_path or checkpoint.last_model_path
     ev = evaluate_module(load_checkpoint(best, "cpu", key="best checkpoint"))
+    apply_run_divergence(ev, module.diverged_at)
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
         "epochs_trained": trainer.current_epoch,
-        "stopped_early": trainer.current_epoch < cfg.trainer.max_epochs,
+        "stopped_early": trainer.current_epoch < cfg.trainer.max_epochs and not bool(ev.diverged.all()),
         "best_checkpoint": best,
         "last_checkpoint": checkpoint.last_model_path,
         "log_dir": str(paths.log_dir),
@@ -145,6 +171,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     write_outputs(paths, metrics, ev)
     for line in report(ev):
         log.info(line)
+    if bool(ev.diverged.all()):
+        raise Diverged(_diverged_message(cfg, module, metrics))
     log.info(
         f"trained {metrics['epochs_trained']} epochs in {fit_seconds:.1f}s on {accelerator}"
         f"{' (stopped early: all solved)' if metrics['stopped_early'] else ''}; "

@@ -1,0 +1,179 @@
+"""Every row of the bad-input table, through a real ``python -m xor_lightning`` subprocess:
+exit code 2, exactly one line on stderr naming the key or file, no traceback, no run folder."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import compose_config, run_cli
+
+from xor_lightning.train import train
+
+RUN_FOLDERS = ("outputs", "multirun", "checkpoints", "logs")
+
+
+def _slow(*values):
+    return pytest.param(*values, marks=pytest.mark.slow)
+
+
+def _row(args, words, marks=()):
+    return pytest.param(args, words, id=" ".join(args), marks=marks)
+
+
+def assert_refused(result, *must_name: str, cwd: Path, leave: tuple[str, ...] = ()) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    for word in must_name:
+        assert word in lines[0], lines[0]
+    made = [d for d in RUN_FOLDERS if (cwd / d).exists() and d not in leave]
+    assert not made, f"left behind {made}"
+
+
+TRAIN_ROWS = [
+    # One row of the issue's table each; variants of a row are marked slow (python -m pytest -m slow).
+    # unknown choice in a group
+    _row(["loss=foo"], ["loss", "bce_with_logits"]),
+    _row(["model=foo"], ["model", "mlp"], pytest.mark.slow),
+    _row(["optimizer=foo"], ["optimizer", "adam"], pytest.mark.slow),
+    _row(["data=foo"], ["data", "xor"], pytest.mark.slow),
+    _row(["device=foo"], ["device", "cpu"], pytest.mark.slow),
+    _row(["experiment=foo"], ["experiment"], pytest.mark.slow),
+    _row(["model.activation=foo"], ["model.activation", "relu"]),
+    _row(["model.init=foo"], ["model.init", "xavier_uniform"], pytest.mark.slow),
+    # wrong type
+    _row(["model.hidden=abc"], ["model.hidden", "widths"]),
+    _row(["seeds=abc"], ["seeds", "integer"], pytest.mark.slow),
+    _row(["optimizer.lr=abc"], ["optimizer.lr", "number"], pytest.mark.slow),
+    _row(["trainer.max_epochs=abc"], ["trainer.max_epochs", "integer"], pytest.mark.slow),
+    _row(["data.shuffle=maybe"], ["data.shuffle", "true or false"], pytest.mark.slow),
+    # out of range: width, lr, seeds, max_epochs, batch size
+    _row(["model.hidden=[8,0]"], ["model.hidden", ">= 1"]),
+    _row(["optimizer.lr=0"], ["optimizer.lr", "> 0"]),
+    _row(["optimizer.lr=-0.1"], ["optimizer.lr", "> 0"], pytest.mark.slow),
+    _row(["seeds=0"], ["seeds", ">= 1"]),
+    _row(["trainer.max_epochs=0"], ["trainer.max_epochs", ">= 1"]),
+    _row(["data.batch_size=0"], ["data.batch_size", "1 to 4"]),
+    _row(["data.batch_size=5"], ["data.batch_size", "1 to 4"], pytest.mark.slow),
+    # unknown key
+    _row(["model.foo=1"], ["model.foo", "hidden", "+model.foo"]),
+    _row(["foo=1"], ["foo", "seeds", "+foo"], pytest.mark.slow),
+    _row(["+trainer.foo=1"], ["trainer.foo", "Trainer"], pytest.mark.slow),
+    # a multirun with one bad job is refused before any job runs
+    _row(["-m", "seeds=2,0"], ["seeds=0"]),
+    # resuming from nothing
+    _row(["ckpt_path=nope.ckpt"], ["ckpt_path=nope.ckpt", "no such file"], pytest.mark.slow),
+    _row(["ckpt_path=last"], ["ckpt_path=last", "run_id"]),
+]
+
+
+@pytest.mark.parametrize("args,must_name", TRAIN_ROWS)
+def test_train_refuses(tmp_path, args, must_name):
+    assert_refused(run_cli("train", *args, cwd=tmp_path), *must_name, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("device", ["cuda", _slow("mps")])
+def test_absent_device_is_refused(tmp_path, device):
+    from xor_lightning.devices import available
+
+    if available()[device]:
+        pytest.skip(f"this machine has {device}")
+    assert_refused(run_cli("train", f"device={device}", cwd=tmp_path), "device", f"no {device.upper()}", cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_absent_device_is_refused_by_evaluate(tmp_path, real_ckpt):
+    from xor_lightning.devices import available
+
+    if available()["cuda"]:
+        pytest.skip("this machine has cuda")
+    result = run_cli("evaluate", f"checkpoint={real_ckpt}", "device=cuda", cwd=tmp_path)
+    assert_refused(result, "device=cuda", "no CUDA", "cpu", cwd=tmp_path)
+
+
+def test_reused_run_id_is_refused_and_overwrites_nothing(tmp_path):
+    ckpt = tmp_path / "checkpoints" / "mine"
+    ckpt.mkdir(parents=True)
+    (ckpt / "best.ckpt").write_bytes(b"earlier run")
+    result = run_cli("train", "run_id=mine", cwd=tmp_path)
+    assert_refused(result, "run_id=mine", "ckpt_path=last", cwd=tmp_path, leave=("checkpoints",))
+    assert sorted(p.name for p in ckpt.iterdir()) == ["best.ckpt"]
+    assert (ckpt / "best.ckpt").read_bytes() == b"earlier run"
+
+
+@pytest.fixture(scope="module")
+def real_ckpt(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("real")
+    cfg = compose_config("train", [
+        "run_id=real", f"paths.output_dir={root / 'out'}", f"paths.checkpoint_dir={root / 'ck'}",
+        f"paths.log_dir={root / 'logs'}", "trainer.max_epochs=3", "device=cpu",
+    ])
+    return Path(train(cfg)["last_checkpoint"])
+
+
+def _flip(data: bytes, start: int, count: int = 32) -> bytes:
+    b = bytearray(data)
+    for i in range(start, start + count):
+        b[i] ^= 0xFF
+    return bytes(b)
+
+
+def _tensor_offset(path: Path) -> int:
+    """Where the bytes of one stored tensor start: damage there unpickles fine but fails the CRC."""
+    with zipfile.ZipFile(path) as z:
+        info = next(i for i in z.infolist() if "/data/" in i.filename and i.file_size >= 32)
+    with open(path, "rb") as fh:  # local header: 30 bytes + name + extra (lengths at offsets 26, 28)
+        fh.seek(info.header_offset + 26)
+        n, e = int.from_bytes(fh.read(2), "little"), int.from_bytes(fh.read(2), "little")
+    return info.header_offset + 30 + n + e
+
+
+def _bad_files(tmp: Path, real: Path) -> dict[str, tuple[Path, list[str]]]:
+    data = real.read_bytes()
+    files = {
+        "truncated": (data[: len(data) // 2], ["truncated"]),
+        "corrupt-index": (_flip(data, len(data) - 40), ["damaged"]),
+        "corrupt-tensor": (_flip(data, _tensor_offset(real)), ["corrupted", "archive/data/"]),
+        "text": (b"not a checkpoint\n", ["not a checkpoint"]),
+    }
+    out = {}
+    for name, (blob, words) in files.items():
+        (tmp / f"{name}.ckpt").write_bytes(blob)
+        out[name] = (tmp / f"{name}.ckpt", words)
+    torch.save({"weights": torch.zeros(3)}, tmp / "foreign.ckpt")
+    out["foreign"] = (tmp / "foreign.ckpt", ["not an xor-lightning checkpoint"])
+    (tmp / "folder").mkdir()
+    out["folder"] = (tmp / "folder", ["is a folder"])
+    out["missing"] = (tmp / "missing.ckpt", ["no such file"])
+    return out
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "folder", "truncated", "corrupt-tensor", "foreign", _slow("corrupt-index"), _slow("text")]
+)
+def test_evaluate_refuses(tmp_path, real_ckpt, case):
+    path, words = _bad_files(tmp_path, real_ckpt)[case]
+    result = run_cli("evaluate", f"checkpoint={path}", cwd=tmp_path)
+    assert_refused(result, f"checkpoint={path}", *words, cwd=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["folder", "truncated", "corrupt-tensor", "foreign"])
+def test_resume_refuses_bad_checkpoint(tmp_path, real_ckpt, case):
+    path, words = _bad_files(tmp_path, real_ckpt)[case]
+    result = run_cli("train", f"ckpt_path={path}", cwd=tmp_path)
+    assert_refused(result, f"ckpt_path={path}", *words, cwd=tmp_path)
+
+
+def test_evaluate_without_checkpoint(tmp_path):
+    assert_refused(run_cli("evaluate", cwd=tmp_path), "checkpoint", "checkpoint=PATH", cwd=tmp_path)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, real_ckpt):
+    result = run_cli("train", f"ckpt_path={real_ckpt}", "model.hidden=[4]", cwd=tmp_path)
+    assert_refused(result, "model.hidden=[8]", "[4]", "own settings", cwd=tmp_path)

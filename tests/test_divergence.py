@@ -1,0 +1,84 @@
+"""A non-finite loss: a lone run stops with one line and exit code 3; in a population the member is
+marked diverged, counted as not solved, and poisons neither the others nor val/loss nor checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from conftest import run_cli
+
+from xor_lightning.checkpoints import load_checkpoint
+from xor_lightning.data import TruthTableDataModule
+from xor_lightning.run_paths import run_paths
+from xor_lightning.train import build_module, build_trainer, train
+
+# Checked by hand: with lr=1e30 and SGD, 7 of these 8 relu members overflow to NaN, member 4 does not.
+MIXED = ("optimizer=sgd", "optimizer.lr=1e30", "model.activation=relu", "seeds=8", "early_stop.enabled=false", "device=cpu")
+
+
+def test_single_run_divergence_stops_with_one_line(tmp_path):
+    result = run_cli("train", "optimizer.lr=1e30", "model.activation=identity", "trainer.max_epochs=5", "device=cpu",
+                     cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 3, result.stderr
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("error: training diverged") and "optimizer.lr" in lines[0]
+    (run,) = (tmp_path / "outputs").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["diverged"] == 1 and metrics["solved"] == 0
+    assert metrics["epochs_trained"] == 1  # stopped at once, not after max_epochs
+
+
+def test_population_marks_diverged_members_and_keeps_metrics_finite(train_cfg, tmp_path):
+    metrics = train(train_cfg(*MIXED, "trainer.max_epochs=20"))
+    assert 0 < metrics["diverged"] < 8
+    assert math.isfinite(metrics["final_loss"])
+    with open(tmp_path / "outputs" / "test" / "members.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    diverged = [r for r in rows if r["diverged"] == "1"]
+    assert len(diverged) == metrics["diverged"] and all(r["solved"] == "0" for r in diverged)
+    for name in ("best.ckpt", "last.ckpt"):
+        state = torch.load(tmp_path / "checkpoints" / "test" / name, weights_only=True)["state_dict"]
+        assert all(torch.isfinite(t.float()).all() for t in state.values()), name
+    assert (load_checkpoint(metrics["last_checkpoint"]).diverged_at >= 0).sum() == metrics["diverged"]
+
+
+class PoisonMember(pl.Callback):
+    """Sets one member's weights to NaN at the start of one epoch: a real NaN loss, on cue."""
+
+    def __init__(self, member: int, epoch: int) -> None:
+        self.member, self.epoch = member, epoch
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            with torch.no_grad():
+                pl_module.net.weights[0][self.member] = float("nan")
+
+
+def _fit(cfg, *callbacks):
+    paths = run_paths(cfg)
+    module = build_module(cfg)
+    trainer, checkpoint = build_trainer(cfg, paths, "cpu")
+    trainer.callbacks.extend(callbacks)
+    trainer.fit(module, datamodule=TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed))
+    return module, trainer, checkpoint
+
+
+def test_other_members_follow_exactly_the_same_trajectory(train_cfg):
+    args = ("seeds=3", "trainer.max_epochs=15", "early_stop.enabled=false", "device=cpu")  # Adam: moments are state
+    clean, _, _ = _fit(train_cfg(*args, run_id="clean"))
+    hit, trainer, checkpoint = _fit(train_cfg(*args, run_id="hit"), PoisonMember(member=1, epoch=5))
+
+    assert hit.diverged_at.tolist() == [-1, 6, -1]  # 1-based: the loss went NaN in epoch 6
+    for a, b in zip(clean.net.parameters(), hit.net.parameters()):
+        assert torch.equal(a[[0, 2]], b[[0, 2]])  # bit for bit
+        assert torch.equal(b[1], torch.zeros_like(b[1]))  # frozen at zero, no NaN in the checkpoint
+    assert math.isfinite(float(trainer.callback_metrics["val/loss"]))
+    assert math.isfinite(float(checkpoint.best_model_score))
+    last = torch.load(Path(checkpoint.last_model_path), weights_only=True)["state_dict"]
+    assert all(torch.isfinite(t.float()).all() for t in last.values())

@@ -1,0 +1,45 @@
+"""Checkpoint writes that a kill -9 at any moment cannot leave half-written.
+
+Lightning's TorchCheckpointIO writes the target file in place, so a process killed mid-write leaves
+a truncated ``last.ckpt``. Here the checkpoint goes to a temporary file in the same folder, is
+flushed to disk, and replaces the target with ``os.replace`` (atomic on POSIX and Windows): the
+path always holds either the previous complete checkpoint or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary file
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _remove_stale(path)
+
+
+def _remove_stale(path: Path) -> None:
+    """Temporary files a killed earlier writer of ``path`` left behind."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
+        atomic_save(checkpoint, path)
