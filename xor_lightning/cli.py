@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from xor_lightning.config_dir import config_dir
@@ -15,6 +17,9 @@ def _run(fn, cfg: DictConfig):
     try:
         return fn(cfg)
     except UserError as exc:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            # An Exception fails this job only (Hydra runs the rest); SystemExit would end the sweep.
+            raise
         # SystemExit passes through Hydra's error reporting untouched: one line, exit code 2.
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

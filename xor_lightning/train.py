@@ -108,6 +108,7 @@ def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation) -> None:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg.seeds`` networks, reload the best checkpoint, evaluate it, write metrics.json."""
+    wall_start = time.perf_counter()
     check_train_config(cfg)
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
     paths = run_paths(cfg)
@@ -142,6 +143,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         },
     )
     trainer.logger.finalize("success")
+    metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
     write_outputs(paths, metrics, ev)
     for line in report(ev):
         log.info(line)
