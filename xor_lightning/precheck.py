@@ -48,6 +48,21 @@ def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
+def _config_sweep(command: str, job: list[str], multirun: bool) -> list[list[str]]:
+    """The jobs a config's own ``hydra.sweeper.params`` (an ``experiment=``) adds to ``job``.
+
+    As Hydra's basic sweeper does: the config's params first, the command line's after (so it wins).
+    """
+    cfg = _compose(command, job, _base(command, job))
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    if not params:
+        return [job]
+    swept = [f"{k}={v}" for k, v in params.items()]
+    if not multirun:
+        raise UserError(f"this config sweeps {', '.join(params)} (hydra.sweeper.params): add -m to run the sweep")
+    return _jobs(swept + job, multirun=True)
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -93,7 +108,7 @@ def precheck(command: str, args: list[str]) -> None:
     jobs = _jobs(overrides, multirun)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        for job in jobs:
+        for job in [j for cl_job in jobs for j in _config_sweep(command, cl_job, multirun)]:
             cfg = _compose(command, job, _base(command, job))
             _check(command, cfg)
 

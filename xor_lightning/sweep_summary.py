@@ -173,7 +173,9 @@ def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> Non
     else:
         labels = [" ".join(f"{k}={r[k]}" for k in keys) or r["job"] for r in ok]
         rates = [r["success_rate"] for r in ok]
-        err = [[r["success_rate"] - r["ci95_low"] for r in ok], [r["ci95_high"] - r["success_rate"] for r in ok]]
+        # max(0, .): at 0/n and n/n the bound equals the rate up to rounding
+        err = [[max(0.0, r["success_rate"] - r["ci95_low"]) for r in ok],
+               [max(0.0, r["ci95_high"] - r["success_rate"]) for r in ok]]
         ax.barh(range(len(ok)), rates, xerr=err, color="tab:blue", ecolor="black", capsize=2)
         ax.set_yticks(range(len(ok)), labels, fontsize=7)
         ax.invert_yaxis()
