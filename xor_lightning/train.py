@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
@@ -113,6 +114,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
     paths = run_paths(cfg)
     quiet_lightning()
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, verbose=False)
     module = build_module(cfg)
