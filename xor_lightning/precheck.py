@@ -108,9 +108,14 @@ def precheck(command: str, args: list[str]) -> None:
     jobs = _jobs(overrides, multirun)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        for job in [j for cl_job in jobs for j in _config_sweep(command, cl_job, multirun)]:
+        for job in expand_config_sweeps(command, jobs, multirun):
             cfg = _compose(command, job, _base(command, job))
             _check(command, cfg)
+
+
+def expand_config_sweeps(command: str, jobs: list[list[str]], multirun: bool) -> list[list[str]]:
+    """Every job Hydra will run: command-line jobs times each one's ``hydra.sweeper.params``."""
+    return [job for cl_job in jobs for job in _config_sweep(command, cl_job, multirun)]
 
 
 def _base(command: str, job: list[str]) -> DictConfig | None:
