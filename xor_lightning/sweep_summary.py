@@ -171,7 +171,7 @@ def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> Non
     if None not in xs:
         _plot_against(ax, ok, xs, keys[0])
     else:
-        labels = [" ".join(f"{k}={r[k]}" for k in keys) or r["job"] for r in ok]
+        labels = [" ".join(f"{k.rsplit('.', 1)[-1]}={r[k]}" for k in keys) or r["job"] for r in ok]
         rates = [r["success_rate"] for r in ok]
         # max(0, .): at 0/n and n/n the bound equals the rate up to rounding
         err = [[max(0.0, r["success_rate"] - r["ci95_low"]) for r in ok],
