@@ -100,7 +100,7 @@ def varying(overrides: list[dict[str, str]]) -> list[str]:
 def _sort_key(row: dict[str, Any]) -> tuple:
     ok = row["status"] == "ok"
     epochs = row.get("epochs_median")
-    return (not ok, -row.get("success_rate", 0.0), math.inf if epochs is None else epochs, int(row["job"]))
+    return (not ok, -row.get("success_rate", 0.0), math.inf if epochs is None else epochs, len(row["job"]), row["job"])
 
 
 def summarise(sweep_dir: Path, plot: bool = True) -> tuple[list[dict[str, Any]], list[str]]:
