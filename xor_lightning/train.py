@@ -58,7 +58,7 @@ def build_module(cfg: DictConfig) -> XORModule:
 def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[pl.Trainer, ModelCheckpoint]:
     checkpoint = ModelCheckpoint(
         dirpath=paths.checkpoint_dir, filename="best", monitor="val/loss", mode="min",
-        save_top_k=1, save_last=True, auto_insert_metric_name=False,
+        save_top_k=1, save_last=False, auto_insert_metric_name=False,  # last.ckpt: written by train()
         enable_version_counter=False, every_n_epochs=cfg.checkpoint.every_n_epochs,
     )
     callbacks: list[pl.Callback] = [checkpoint]
@@ -123,8 +123,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer, checkpoint = build_trainer(cfg, paths, accelerator)
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - start
+    # last.ckpt is the final state, written once. Lightning 2.6's save_last rewrites it only together
+    # with best.ckpt (so it held the best epoch, not the last one) and doubled the writes per epoch.
+    last = str((paths.checkpoint_dir / "last.ckpt").resolve())
+    trainer.save_checkpoint(last)
 
-    best = checkpoint.best_model_path or checkpoint.last_model_path
+    best = checkpoint.best_model_path or last
     ev = evaluate_module(load_checkpoint(best, "cpu", key="best checkpoint"))
     metrics = {
         "run_id": paths.name,
@@ -132,7 +136,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "epochs_trained": trainer.current_epoch,
         "stopped_early": trainer.current_epoch < cfg.trainer.max_epochs,
         "best_checkpoint": best,
-        "last_checkpoint": checkpoint.last_model_path,
+        "last_checkpoint": last,
         "log_dir": str(paths.log_dir),
         "device": accelerator,
         "fit_seconds": round(fit_seconds, 3),
