@@ -94,3 +94,10 @@ def test_experiment_sweep_without_multirun_is_one_line_error(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "add -m" in res.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_bad_torch_threads_is_one_line_error_before_any_job(tmp_path, value):
+    res = run_cli("train", "-m", f"torch_threads={value}", "seeds=2,3", cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.startswith("error: torch_threads=")
+    assert not (tmp_path / "multirun").exists()

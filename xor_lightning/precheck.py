@@ -133,10 +133,11 @@ def _check(command: str, cfg: DictConfig) -> None:
 
     if command == "train":
         from xor_lightning.checks import check_train_config
-        from xor_lightning.train import _trainer_args
+        from xor_lightning.train import _trainer_args, torch_threads
 
         check_train_config(cfg)
         _trainer_args(cfg.trainer)
+        torch_threads(cfg)
         choose_accelerator(cfg.device.accelerator, key="device")
     else:
         from xor_lightning.checkpoints import load_checkpoint

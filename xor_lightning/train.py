@@ -45,6 +45,13 @@ def _trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
     return args
 
 
+def torch_threads(cfg: DictConfig) -> int | None:
+    value = cfg.get("torch_threads")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise UserError(f"torch_threads={value!r} must be a positive integer, or null for torch's default")
+    return value
+
+
 def build_module(cfg: DictConfig) -> XORModule:
     def plain(node: DictConfig) -> dict:
         return OmegaConf.to_container(node, resolve=True)
@@ -114,8 +121,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
     paths = run_paths(cfg)
     quiet_lightning()
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(int(cfg.torch_threads))
+    threads = torch_threads(cfg)
+    if threads:
+        torch.set_num_threads(threads)
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, verbose=False)
     module = build_module(cfg)
