@@ -80,5 +80,8 @@ def test_other_members_follow_exactly_the_same_trajectory(train_cfg):
         assert torch.equal(b[1], torch.zeros_like(b[1]))  # frozen at zero, no NaN in the checkpoint
     assert math.isfinite(float(trainer.callback_metrics["val/loss"]))
     assert math.isfinite(float(checkpoint.best_model_score))
-    last = torch.load(Path(checkpoint.last_model_path), weights_only=True)["state_dict"]
-    assert all(torch.isfinite(t.float()).all() for t in last.values())
+    saved = sorted(Path(checkpoint.dirpath).glob("*.ckpt"))
+    assert [p.name for p in saved] == ["best.ckpt", "last.ckpt"]  # last: written at epoch 10, after the NaN
+    for path in saved:
+        state = torch.load(path, weights_only=True)["state_dict"]
+        assert all(torch.isfinite(t.float()).all() for t in state.values()), path.name

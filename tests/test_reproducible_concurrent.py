@@ -17,7 +17,7 @@ from xor_lightning.errors import UserError
 from xor_lightning.run_paths import run_paths
 from xor_lightning.train import train
 
-RUN_SPECIFIC = {"run_id", "best_checkpoint", "last_checkpoint", "log_dir", "fit_seconds"}
+RUN_SPECIFIC = {"run_id", "best_checkpoint", "last_checkpoint", "log_dir", "fit_seconds", "wall_seconds"}
 
 
 def test_same_seed_twice_gives_identical_metrics_and_weights(train_cfg, tmp_path):

@@ -99,3 +99,4 @@ def check_train_config(cfg: DictConfig) -> None:
     _bool("early_stop.enabled", cfg.early_stop.enabled)
     _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
     _int("checkpoint.every_n_epochs", cfg.checkpoint.every_n_epochs, 1)
+    _int("checkpoint.last_every_n_epochs", cfg.checkpoint.last_every_n_epochs, 1)

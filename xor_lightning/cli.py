@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from xor_lightning.config_dir import config_dir
+from xor_lightning.divergence import Diverged
 from xor_lightning.errors import RunStopped, UserError
+from xor_lightning.interrupt import Interrupted
+
+log = logging.getLogger(__name__)
 
 
 def _run(fn, cfg: DictConfig):
     try:
         return fn(cfg)
+    except Diverged as exc:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            print(f"{exc.label}: {exc}", file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
+        # In a sweep a diverged population is a result (success rate 0), shown as such in the summary.
+        log.warning(str(exc))
+        return exc.metrics
     except (UserError, RunStopped) as exc:
+        if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(exc, Interrupted):
+            # An Exception fails this job only (Hydra runs the rest); SystemExit would end the sweep.
+            raise
         # SystemExit passes through Hydra's error reporting untouched: one line, the exit code.
         print(f"{exc.label}: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

@@ -22,6 +22,10 @@ class Diverged(RunStopped):
 
     exit_code = 3
 
+    def __init__(self, message: str, metrics: dict | None = None) -> None:
+        super().__init__(message)
+        self.metrics = metrics or {}  # what train() measured and wrote before giving up
+
 
 def mark(diverged_at: torch.Tensor, losses: torch.Tensor, epoch: int) -> torch.Tensor:
     """Record ``epoch`` for members whose loss is not finite; returns the mask of diverged members."""

@@ -48,6 +48,21 @@ def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
+def _config_sweep(command: str, job: list[str], multirun: bool) -> list[list[str]]:
+    """The jobs a config's own ``hydra.sweeper.params`` (an ``experiment=``) adds to ``job``.
+
+    As Hydra's basic sweeper does: the config's params first, the command line's after (so it wins).
+    """
+    cfg = _compose(command, job, _base(command, job))
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    if not params:
+        return [job]
+    swept = [f"{k}={v}" for k, v in params.items()]
+    if not multirun:
+        raise UserError(f"this config sweeps {', '.join(params)} (hydra.sweeper.params): add -m to run the sweep")
+    return _jobs(swept + job, multirun=True)
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -66,7 +81,8 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
     if isinstance(exc, MissingConfigException) and exc.options is not None:
         m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
         if m:
-            return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}"
+            hint = "; launchers come with: pip install 'xor-lightning[sweeps]'" if m.group(1) == "hydra/launcher" else ""
+            return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}{hint}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if m:
         key = m.group(1)
@@ -93,9 +109,14 @@ def precheck(command: str, args: list[str]) -> None:
     jobs = _jobs(overrides, multirun)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        for job in jobs:
+        for job in expand_config_sweeps(command, jobs, multirun):
             cfg = _compose(command, job, _base(command, job))
             _check(command, cfg, multirun)
+
+
+def expand_config_sweeps(command: str, jobs: list[list[str]], multirun: bool) -> list[list[str]]:
+    """Every job Hydra will run: command-line jobs times each one's ``hydra.sweeper.params``."""
+    return [job for cl_job in jobs for job in _config_sweep(command, cl_job, multirun)]
 
 
 def _base(command: str, job: list[str]) -> DictConfig | None:
@@ -129,10 +150,11 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
 
     if command == "train":
         from xor_lightning.checks import check_train_config
-        from xor_lightning.train import _trainer_args
+        from xor_lightning.train import _trainer_args, torch_threads
 
         check_train_config(cfg)
         _trainer_args(cfg.trainer)
+        torch_threads(cfg)
         choose_accelerator(cfg.device.accelerator, key="device")
         _check_run_folder(cfg, multirun)
     else:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
@@ -48,6 +49,13 @@ def _trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
     return args
 
 
+def torch_threads(cfg: DictConfig) -> int | None:
+    value = cfg.get("torch_threads")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise UserError(f"torch_threads={value!r} must be a positive integer, or null for torch's default")
+    return value
+
+
 def build_module(cfg: DictConfig) -> XORModule:
     def plain(node: DictConfig) -> dict:
         return OmegaConf.to_container(node, resolve=True)
@@ -61,10 +69,17 @@ def build_module(cfg: DictConfig) -> XORModule:
 def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[pl.Trainer, ModelCheckpoint]:
     checkpoint = ModelCheckpoint(
         dirpath=paths.checkpoint_dir, filename="best", monitor="val/loss", mode="min",
-        save_top_k=1, save_last=True, auto_insert_metric_name=False,
-        enable_version_counter=False, every_n_epochs=cfg.checkpoint.every_n_epochs,
+        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+        every_n_epochs=cfg.checkpoint.every_n_epochs,
     )
-    callbacks: list[pl.Callback] = [checkpoint, StopOnInterrupt(), RunInfo(paths.name, cfg)]
+    # Not save_last: Lightning 2.6 rewrites last.ckpt only together with best.ckpt, so it would hold
+    # the best epoch. This one keeps the latest state for resuming after a kill; train() writes the final one.
+    latest = ModelCheckpoint(
+        dirpath=paths.checkpoint_dir, filename="last", monitor=None, save_top_k=1,
+        auto_insert_metric_name=False, enable_version_counter=False,
+        every_n_epochs=cfg.checkpoint.last_every_n_epochs,
+    )
+    callbacks: list[pl.Callback] = [checkpoint, latest, StopOnInterrupt(), RunInfo(paths.name, cfg)]
     if cfg.early_stop.enabled:
         callbacks.append(StopWhenSolved())
     logger = TensorBoardLogger(
@@ -130,11 +145,15 @@ def _diverged_message(cfg: DictConfig, module: XORModule, metrics: dict) -> str:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg.seeds`` networks, reload the best checkpoint, evaluate it, write metrics.json."""
+    wall_start = time.perf_counter()
     check_train_config(cfg)
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
     resume = resume_path(cfg, checkpoint_dir(cfg))
     paths = run_paths(cfg)
     quiet_lightning()
+    threads = torch_threads(cfg)
+    if threads:
+        torch.set_num_threads(threads)
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, verbose=False)
     module = build_module(cfg)
@@ -142,10 +161,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer, checkpoint = build_trainer(cfg, paths, accelerator)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     fit_seconds = time.perf_counter() - start
+    # last.ckpt always ends as the final state (also after Ctrl-C): the periodic copy may be older.
+    last = str((paths.checkpoint_dir / "last.ckpt").resolve())
+    trainer.save_checkpoint(last)
     if any(isinstance(c, StopOnInterrupt) and c.requested for c in trainer.callbacks):
-        raise Interrupted(_resume_hint(trainer.current_epoch, checkpoint.last_model_path))
+        raise Interrupted(_resume_hint(trainer.current_epoch, last))
 
-    best = checkpoint.best_model_path or checkpoint.last_model_path
+    best = checkpoint.best_model_path or last
     ev = evaluate_module(load_checkpoint(best, "cpu", key="best checkpoint"))
     apply_run_divergence(ev, module.diverged_at)
     metrics = {
@@ -154,7 +176,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "epochs_trained": trainer.current_epoch,
         "stopped_early": trainer.current_epoch < cfg.trainer.max_epochs and not bool(ev.diverged.all()),
         "best_checkpoint": best,
-        "last_checkpoint": checkpoint.last_model_path,
+        "last_checkpoint": last,
         "log_dir": str(paths.log_dir),
         "device": accelerator,
         "fit_seconds": round(fit_seconds, 3),
@@ -168,11 +190,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         },
     )
     trainer.logger.finalize("success")
+    metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
     write_outputs(paths, metrics, ev)
     for line in report(ev):
         log.info(line)
     if bool(ev.diverged.all()):
-        raise Diverged(_diverged_message(cfg, module, metrics))
+        raise Diverged(_diverged_message(cfg, module, metrics), metrics)
     log.info(
         f"trained {metrics['epochs_trained']} epochs in {fit_seconds:.1f}s on {accelerator}"
         f"{' (stopped early: all solved)' if metrics['stopped_early'] else ''}; "

@@ -1,0 +1,44 @@
+"""The success-rate interval: Wilson's closed forms and textbook values."""
+
+import math
+
+import pytest
+
+from xor_lightning.stats import percentile, wilson_interval
+
+Z2 = 1.959963984540054**2
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [
+        (5, 10, 0.2366, 0.7634),   # symmetric about 1/2
+        (8, 10, 0.4902, 0.9433),
+        (0, 10, 0.0, Z2 / (10 + Z2)),  # upper bound at 0/n: z^2 / (n + z^2) = 0.2775
+        (10, 10, 10 / (10 + Z2), 1.0),  # lower bound at n/n: n / (n + z^2) = 0.7225
+        (500, 1000, 0.4691, 0.5309),
+    ],
+)
+def test_wilson_interval_known_values(k, n, low, high):
+    lo, hi = wilson_interval(k, n)
+    assert lo == pytest.approx(low, abs=1e-4)
+    assert hi == pytest.approx(high, abs=1e-4)
+
+
+def test_wilson_interval_narrows_with_more_seeds_and_stays_in_0_1():
+    widths = [math.fsum((-a, b)) for a, b in (wilson_interval(n // 2, n) for n in (10, 100, 1000, 10000))]
+    assert widths == sorted(widths, reverse=True)
+    for k in (0, 1, 99, 100):
+        lo, hi = wilson_interval(k, 100)
+        assert 0.0 <= lo <= k / 100 <= hi <= 1.0
+
+
+def test_wilson_interval_rejects_empty_population():
+    with pytest.raises(ValueError):
+        wilson_interval(0, 0)
+
+
+def test_percentile_matches_linear_interpolation():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([10, 20, 30, 40, 50], 90) == pytest.approx(46.0)
+    assert percentile([], 50) is None

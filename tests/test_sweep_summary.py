@@ -1,0 +1,105 @@
+"""A multirun ends with one table: real Hydra multiruns of tiny populations in tmp_path."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hydra import initialize_config_dir
+
+from tests.conftest import run_cli
+from xor_lightning.config_dir import config_dir
+from xor_lightning.precheck import expand_config_sweeps
+from xor_lightning.sweep_summary import markdown_table, summarise, varying
+
+TINY = ["seeds=6", "trainer.max_epochs=3", "torch_threads=1", "run_id=sw"]
+
+
+def read_summary(sweep: Path) -> list[dict[str, str]]:
+    with open(sweep / "summary.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_2x2_multirun_writes_and_prints_one_row_per_job(tmp_path):
+    res = run_cli("train", "-m", "model.activation=relu,tanh", "optimizer=sgd,adam", *TINY, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    sweep = tmp_path / "multirun" / "sw"
+    rows = read_summary(sweep)
+    assert {(r["model.activation"], r["optimizer"]) for r in rows} == {
+        ("relu", "sgd"), ("relu", "adam"), ("tanh", "sgd"), ("tanh", "adam")}
+    assert "trainer.max_epochs" not in rows[0] and "run_id" not in rows[0]  # only overrides that vary are columns
+    for row in rows:
+        metrics = json.loads((sweep / row["job"] / "metrics.json").read_text())
+        assert (row["status"], int(row["seeds"]), int(row["solved"])) == ("ok", 6, metrics["solved"])
+        assert float(row["ci95_low"]) <= float(row["success_rate"]) <= float(row["ci95_high"])
+        assert float(row["wall_s"]) > 0
+    rates = [float(r["success_rate"]) for r in rows]
+    assert rates == sorted(rates, reverse=True)
+    assert "Sweep summary (4 jobs" in res.stdout and "solved/seeds" in res.stdout
+    md_lines = (sweep / "summary.md").read_text().splitlines()
+    assert sum(line.startswith("| ") for line in md_lines) == 5  # header + 4 jobs
+    assert (sweep / "summary.png").stat().st_size > 1000
+
+
+def test_failed_and_diverged_jobs_are_marked_and_the_others_still_report(tmp_path):
+    # Job 1 cannot write its TensorBoard folder (a file is in the way), found only when it runs;
+    # job 2 diverges in every member (lr=1e30): a result, not a crash.
+    (tmp_path / "blocked").write_text("not a folder")
+    res = run_cli("train", "-m", "paths.log_dir=logs,blocked", "optimizer.lr=0.01,1e30", "model.activation=identity",
+                  *TINY, cwd=tmp_path)
+    assert res.returncode != 0  # Hydra still reports the failure
+    rows = {(r["paths.log_dir"], r["optimizer.lr"]): r for r in read_summary(tmp_path / "multirun" / "sw")}
+    assert rows["logs", "0.01"]["status"] == "ok" and int(rows["logs", "0.01"]["seeds"]) == 6
+    assert rows["logs", "1e+30"]["status"] == "diverged" and rows["logs", "1e+30"]["solved"] == "0"
+    for lr in ("0.01", "1e+30"):
+        assert rows["blocked", lr]["status"].startswith("failed (") and "blocked" in rows["blocked", lr]["status"]
+    assert "Sweep summary (4 jobs" in res.stdout
+    table = res.stdout.split("Sweep summary", 1)[1]
+    assert "| blocked | 0.01 | failed (" in table and "| logs | 1e+30 | 0/6 (all diverged) |" in table
+
+
+def test_joblib_launcher_runs_the_grid_in_parallel_processes(tmp_path):
+    res = run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "loss=mse,bce_with_logits",
+                  *TINY, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Joblib.Parallel" in res.stdout + res.stderr
+    rows = read_summary(tmp_path / "multirun" / "sw")
+    assert sorted(r["loss"] for r in rows) == ["bce_with_logits", "mse"]
+    assert all(r["status"] == "ok" for r in rows)
+
+
+def test_summary_of_a_folder_without_metrics_marks_the_job_failed(tmp_path):
+    (tmp_path / "0" / ".hydra").mkdir(parents=True)
+    (tmp_path / "0" / ".hydra" / "overrides.yaml").write_text("- seeds=3\n")
+    rows, keys = summarise(tmp_path, plot=False)
+    assert keys == ["seeds"] and rows[0]["status"] == "failed (no metrics.json)"
+    assert "failed (no metrics.json)" in markdown_table(rows, keys)
+
+
+def test_varying_keeps_only_keys_whose_values_differ():
+    jobs = [{"a": "1", "b": "x", "run_id": "s"}, {"a": "2", "b": "x", "run_id": "s"}]
+    assert varying(jobs) == ["a"]
+
+
+@pytest.mark.parametrize(("experiment", "jobs"), [("forum_sweep", 30), ("width_sweep", 8), ("init_scale", 9), ("linear", 8)])
+def test_each_experiment_is_one_multirun(experiment, jobs):
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        expanded = expand_config_sweeps("train", [[f"experiment={experiment}"]], multirun=True)
+    assert len(expanded) == jobs
+    assert len({tuple(j) for j in expanded}) == jobs
+
+
+def test_experiment_sweep_without_multirun_is_one_line_error(tmp_path):
+    res = run_cli("train", "experiment=forum_sweep", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "add -m" in res.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_bad_torch_threads_is_one_line_error_before_any_job(tmp_path, value):
+    res = run_cli("train", "-m", f"torch_threads={value}", "seeds=2,3", cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.startswith("error: torch_threads=")
+    assert not (tmp_path / "multirun").exists()

@@ -1,0 +1,208 @@
+"""One table for a whole multirun: a row per job, written into the sweep folder and printed.
+
+Registered as a Hydra callback (``hydra.callbacks`` in configs/train.yaml), so it works with any
+launcher: it only reads what every job leaves in ``<sweep dir>/<num>/`` (``.hydra/overrides.yaml``
+and the ``metrics.json`` written by ``train``). A job without ``metrics.json`` is shown as failed.
+
+Hydra 1.3 runs every job of a batch even when one raises, but its sweepers then re-raise the first
+failure and ``on_multirun_end`` never fires. So ``on_job_end`` records each failure in the job's
+folder (``error.txt``), and ``on_multirun_start`` registers an ``atexit`` fallback that writes the
+summary when the sweep ends with an error.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from xor_lightning.stats import wilson_interval
+
+STAT_COLUMNS = ["status", "solved", "seeds", "success_rate", "ci95_low", "ci95_high",
+                "epochs_median", "epochs_p90", "final_loss", "wall_s"]
+
+
+class SweepSummary(Callback):
+    def __init__(self, enabled: bool = True, plot: bool = True) -> None:
+        self.enabled = enabled
+        self.plot = plot
+        self._sweep_dir: Path | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.enabled:
+            self._sweep_dir = Path(config.hydra.sweep.dir)
+            atexit.register(self._summarise)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if job_return.status != JobStatus.FAILED or job_return.hydra_cfg is None:
+            return
+        error = job_return._return_value  # the exception; .return_value would re-raise it
+        out = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "error.txt").write_text(f"{type(error).__name__}: {error}\n")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.enabled:
+            atexit.unregister(self._summarise)
+            self._summarise()
+
+    def _summarise(self) -> None:
+        if self._sweep_dir is None:
+            return
+        rows, keys = summarise(self._sweep_dir, plot=self.plot)
+        print(f"\nSweep summary ({len(rows)} jobs, sorted by success rate): {self._sweep_dir}/summary.md")
+        print(markdown_table(rows, keys))
+        self._sweep_dir = None
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    dirs = [d for d in sweep_dir.iterdir() if d.is_dir() and (d / ".hydra" / "overrides.yaml").exists()]
+    return sorted(dirs, key=lambda d: (len(d.name), d.name))
+
+
+def _overrides(job_dir: Path) -> dict[str, str]:
+    pairs = (str(o).split("=", 1) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml"))
+    return {k.lstrip("+~"): v for k, v in pairs}
+
+
+def job_row(job_dir: Path) -> dict[str, Any]:
+    """The stats of one job folder: status ok, diverged (every member), or failed (with the error)."""
+    metrics_file = job_dir / "metrics.json"
+    if not metrics_file.exists():
+        error = job_dir / "error.txt"
+        reason = error.read_text().strip().splitlines()[0] if error.exists() else "no metrics.json"
+        return {"job": job_dir.name, "status": f"failed ({reason})"}
+    m = json.loads(metrics_file.read_text())
+    lo, hi = wilson_interval(m["solved"], m["seeds"])
+    return {
+        "job": job_dir.name, "status": "diverged" if m.get("diverged", 0) == m["seeds"] else "ok",
+        "solved": m["solved"], "seeds": m["seeds"],
+        "success_rate": m["success_rate"], "ci95_low": lo, "ci95_high": hi,
+        "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
+        "final_loss": m["final_loss"], "wall_s": m.get("wall_seconds", m.get("fit_seconds")),
+    }
+
+
+def varying(overrides: list[dict[str, str]]) -> list[str]:
+    """Override keys whose value differs between jobs (all of them for a single job)."""
+    keys = list(dict.fromkeys(k for o in overrides for k in o))
+    if len(overrides) < 2:
+        return keys
+    return [k for k in keys if len({o.get(k) for o in overrides}) > 1]
+
+
+def has_stats(row: dict[str, Any]) -> bool:
+    return row["status"] in ("ok", "diverged")  # a diverged population is a result: 0 solved
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    ok = has_stats(row)
+    epochs = row.get("epochs_median")
+    return (not ok, -row.get("success_rate", 0.0), math.inf if epochs is None else epochs, len(row["job"]), row["job"])
+
+
+def summarise(sweep_dir: Path, plot: bool = True) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows (sorted by success rate) and the varying override keys; writes summary.csv/.md/.png."""
+    sweep_dir = Path(sweep_dir)
+    dirs = _job_dirs(sweep_dir)
+    overrides = [_overrides(d) for d in dirs]
+    keys = varying(overrides)
+    rows = [{**{k: o.get(k, "") for k in keys}, **job_row(d)} for d, o in zip(dirs, overrides)]
+    rows.sort(key=_sort_key)
+    write_csv(sweep_dir / "summary.csv", rows, keys)
+    (sweep_dir / "summary.md").write_text(markdown_table(rows, keys) + "\n")
+    if plot and any(has_stats(r) for r in rows):
+        plot_summary(sweep_dir / "summary.png", rows, keys)
+    return rows, keys
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    with open(path, "w", newline="") as fh:
+        out = csv.DictWriter(fh, fieldnames=["job", *keys, *STAT_COLUMNS], restval="")
+        out.writeheader()
+        out.writerows(rows)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"  # 1150, not 1.15e+03
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
+    head = ["job", *keys, "solved/seeds", "success rate [95% CI]", "median epochs", "p90 epochs", "mean final loss", "wall s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["job"], *(r[k] for k in keys)]
+        if has_stats(r):
+            cells += [
+                f"{r['solved']}/{r['seeds']}" + (" (all diverged)" if r["status"] == "diverged" else ""),
+                f"{r['success_rate']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
+                _fmt(r["epochs_median"]), _fmt(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
+            ]
+        else:
+            cells += [r["status"], "-", "-", "-", "-", "-"]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _number(text: str) -> float | None:
+    """'0.5' -> 0.5, '[8]' -> 8.0 (a one-layer width); None when not a single number."""
+    try:
+        return float(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Success rate (95% CI) per job: against the value when one numeric key varies, else bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in rows if has_stats(r)]
+    xs = [_number(str(r[keys[0]])) for r in ok] if len(keys) == 1 else [None]
+    fig, ax = plt.subplots(figsize=(7, 4) if None not in xs else (7, 1.2 + 0.28 * len(ok)))
+    if None not in xs:
+        _plot_against(ax, ok, xs, keys[0])
+    else:
+        labels = [" ".join(f"{k.rsplit('.', 1)[-1]}={r[k]}" for k in keys) or r["job"] for r in ok]
+        rates = [r["success_rate"] for r in ok]
+        # max(0, .): at 0/n and n/n the bound equals the rate up to rounding
+        err = [[max(0.0, r["success_rate"] - r["ci95_low"]) for r in ok],
+               [max(0.0, r["ci95_high"] - r["success_rate"]) for r in ok]]
+        ax.barh(range(len(ok)), rates, xerr=err, color="tab:blue", ecolor="black", capsize=2)
+        ax.set_yticks(range(len(ok)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("success rate (95% Wilson interval)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_against(ax, ok: list[dict[str, Any]], xs: list[float], key: str) -> None:
+    order = sorted(range(len(ok)), key=lambda i: xs[i])
+    x = [xs[i] for i in order]
+    r = [ok[i] for i in order]
+    ax.plot(x, [j["success_rate"] for j in r], "o-", color="tab:blue", label="success rate")
+    ax.fill_between(x, [j["ci95_low"] for j in r], [j["ci95_high"] for j in r], color="tab:blue", alpha=0.2)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(key)
+    ax.set_ylabel("success rate (95% CI)", color="tab:blue")
+    if min(x) > 0 and max(x) / min(x) >= 20:
+        ax.set_xscale("log", base=2 if all(v == int(v) for v in x) else 10)
+    twin = ax.twinx()
+    twin.plot(x, [math.nan if j["epochs_median"] is None else j["epochs_median"] for j in r], "s--", color="tab:red")
+    twin.plot(x, [math.nan if j["epochs_p90"] is None else j["epochs_p90"] for j in r], "^:", color="tab:red")
+    twin.set_ylabel("epochs to solve: median (--), p90 (..)", color="tab:red")
