@@ -23,6 +23,8 @@ from xor_lightning.evaluation import Evaluation, evaluate_module, report
 from xor_lightning.lightning_logging import quiet_lightning
 from xor_lightning.module import StopWhenSolved, XORModule
 from xor_lightning.run_paths import RunPaths, run_paths
+from xor_lightning.run_report import write_report
+from xor_lightning.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,8 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
         save_top_k=1, save_last=True, auto_insert_metric_name=False,
         enable_version_counter=False, every_n_epochs=cfg.checkpoint.every_n_epochs,
     )
-    callbacks: list[pl.Callback] = [checkpoint]
+    v = cfg.visuals
+    callbacks: list[pl.Callback] = [checkpoint, VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms)]
     if cfg.early_stop.enabled:
         callbacks.append(StopWhenSolved())
     logger = TensorBoardLogger(
@@ -121,7 +124,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - start
 
     best = checkpoint.best_model_path or checkpoint.last_model_path
-    ev = evaluate_module(load_checkpoint(best, "cpu", key="best checkpoint"))
+    best_module = load_checkpoint(best, "cpu", key="best checkpoint")
+    ev = evaluate_module(best_module)
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
@@ -143,6 +147,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     trainer.logger.finalize("success")
     write_outputs(paths, metrics, ev)
+    if cfg.visuals.report:
+        history = next(c for c in trainer.callbacks if isinstance(c, VisualsCallback)).history
+        log.info(f"report {write_report(paths.output_dir / 'report.png', best_module, ev, history, paths.name)}")
     for line in report(ev):
         log.info(line)
     log.info(
