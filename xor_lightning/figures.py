@@ -107,7 +107,7 @@ def boundary_figure(net: Population, member: int, seed: int, solved: bool | None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
     draw_boundary(ax, output_fields(net, [member])[0], _label(member, seed + member, solved))
-    ax.set_xlabel("x1")
+    ax.set_xlabel("x1   (circles: y=1, squares: y=0, line: p=0.5)", fontsize=8)
     ax.set_ylabel("x2")
     fig.tight_layout()
     return fig

@@ -119,8 +119,10 @@ def _check(command: str, cfg: DictConfig) -> None:
         choose_accelerator(cfg.device.accelerator, key="device")
     else:
         from xor_lightning.checkpoints import load_checkpoint
+        from xor_lightning.evaluate import check_boundary_path
 
         if OmegaConf.is_missing(cfg, "checkpoint"):
             raise UserError("checkpoint is required: python -m xor_lightning evaluate checkpoint=PATH")
+        check_boundary_path(cfg.boundary)
         device = choose_accelerator(str(cfg.device), key="device")
         load_checkpoint(cfg.checkpoint, map_location=device)
