@@ -103,7 +103,7 @@ def check_train_config(cfg: DictConfig) -> None:
 
 
 def check_visuals(visuals: DictConfig) -> None:
-    _int("visuals.every_n_epochs", visuals.every_n_epochs, 0, "an integer >= 0 (0: only at the end)")
+    _int("visuals.every_n_epochs", visuals.every_n_epochs, 0, "an integer >= 0 (0: only at the start and the end)")
     members = visuals.members
     if isinstance(members, bool) or not isinstance(members, int) or not 0 <= members <= 36:
         raise UserError(f"visuals.members={members!r} is not valid; expected an integer from 0 to 36 (members in the grid)")

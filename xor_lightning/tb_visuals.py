@@ -1,6 +1,6 @@
 """A Lightning callback that shows in TensorBoard what the population learns, as it learns it.
 
-Every ``every_n_epochs`` epochs and once at the end: the best member's decision boundary
+Before the first epoch (step 0), every ``every_n_epochs`` epochs and once at the end: the best member's decision boundary
 (``boundary/best``), the first members' boundaries (``boundary/members``), the best member's
 hidden units (``units/best``), and histograms of every layer's weights and biases over all
 members. Each epoch it also records the per-member losses that run_report draws.
@@ -27,6 +27,9 @@ class VisualsCallback(pl.Callback):
         self.histograms = histograms
         self.history = History()
         self._last_step: int | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
+        self.log_visuals(trainer, pl_module)  # the untrained population: where learning starts
 
     @torch.no_grad()
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
