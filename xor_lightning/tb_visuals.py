@@ -8,6 +8,8 @@ members. Each epoch it also records the per-member losses that run_report draws.
 
 from __future__ import annotations
 
+import time
+
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
@@ -27,6 +29,7 @@ class VisualsCallback(pl.Callback):
         self.histograms = histograms
         self.history = History()
         self._last_step: int | None = None
+        self.seconds = 0.0  # spent drawing and logging, so a run can report it apart from training
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
         self.log_visuals(trainer, pl_module)  # the untrained population: where learning starts
@@ -48,12 +51,14 @@ class VisualsCallback(pl.Callback):
     def log_visuals(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
         if not isinstance(trainer.logger, TensorBoardLogger):
             return
+        start = time.perf_counter()
         writer, step = trainer.logger.experiment, trainer.global_step
         self._last_step = step
         if self.histograms:
             log_histograms(writer, pl_module, step)
         if self.images:
             log_images(writer, pl_module, step, self.members)
+        self.seconds += time.perf_counter() - start
 
 
 def _layer_name(j: int, layers: int) -> str:

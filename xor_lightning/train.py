@@ -123,6 +123,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - start
 
+    visuals = next(c for c in trainer.callbacks if isinstance(c, VisualsCallback))
     best = checkpoint.best_model_path or checkpoint.last_model_path
     best_module = load_checkpoint(best, "cpu", key="best checkpoint")
     ev = evaluate_module(best_module)
@@ -136,6 +137,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "log_dir": str(paths.log_dir),
         "device": accelerator,
         "fit_seconds": round(fit_seconds, 3),
+        "visuals_seconds": round(visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
     }
     trainer.logger.log_hyperparams(
         hparams_for_tensorboard(cfg),
@@ -148,8 +150,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.logger.finalize("success")
     write_outputs(paths, metrics, ev)
     if cfg.visuals.report:
-        history = next(c for c in trainer.callbacks if isinstance(c, VisualsCallback)).history
-        log.info(f"report {write_report(paths.output_dir / 'report.png', best_module, ev, history, paths.name)}")
+        log.info(f"report {write_report(paths.output_dir / 'report.png', best_module, ev, visuals.history, paths.name)}")
     for line in report(ev):
         log.info(line)
     log.info(
