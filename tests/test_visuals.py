@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.image
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -11,6 +12,7 @@ from tests.conftest import compose_config, run_cli
 from xor_lightning.checks import check_train_config
 from xor_lightning.errors import UserError
 from xor_lightning.evaluate import evaluate
+from xor_lightning.figures import MEMBER_LINES, History
 from xor_lightning.train import train
 
 FAST = ["early_stop.enabled=false", "trainer.max_epochs=6", "visuals.every_n_epochs=2", "visuals.members=2"]
@@ -66,6 +68,14 @@ def test_event_files_hold_scalars_images_histograms_hparams(population_run):
     assert weights[0].histogram_value.num == 3 * 2 * 8  # members x inputs x units
     assert weights[0].histogram_value.sum != weights[-1].histogram_value.sum  # the weights moved
     assert _hparam_metrics(acc) == ["hp/success_rate", "hp/epochs_to_solve_median", "hp/final_loss"]
+
+
+def test_history_keeps_the_mean_and_the_first_members_only():
+    history = History()
+    for epoch in (1, 2):
+        history.add(epoch, 0.5, torch.arange(1000, dtype=torch.float32))
+    assert history.val_loss == [499.5, 499.5]
+    assert [len(row) for row in history.val_members] == [MEMBER_LINES, MEMBER_LINES]
 
 
 def test_report_png_is_written_into_the_run_folder(population_run):

@@ -16,23 +16,27 @@ from xor_lightning.nets import Population
 
 LOW, HIGH = -0.5, 1.5  # the square shown around the unit square of the truth table
 RESOLUTION = 81        # grid points per axis: smooth enough, cheap for 100s of members
+MEMBER_LINES = 20      # members whose own loss curve the report draws
 
 
 @dataclass
 class History:
-    """Per-epoch losses a callback collects during fit, for the report's loss curves."""
+    """Per-epoch losses a callback collects during fit, for the report's loss curves. Only the
+    mean and the first ``MEMBER_LINES`` members are kept, so 10,000 seeds cost no more memory."""
 
     epochs: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)     # mean over members
-    val_losses: list[list[float]] = field(default_factory=list)  # per member, one list per epoch
+    train_loss: list[float] = field(default_factory=list)  # mean over members
+    val_loss: list[float] = field(default_factory=list)    # mean over members
+    val_members: list[list[float]] = field(default_factory=list)  # the first members, one list per epoch
 
     def add(self, epoch: int, train_loss: float, val_losses: torch.Tensor) -> None:
         self.epochs.append(epoch)
         self.train_loss.append(train_loss)
-        self.val_losses.append(val_losses.tolist())
+        self.val_loss.append(float(val_losses.mean()))
+        self.val_members.append(val_losses[:MEMBER_LINES].tolist() if len(val_losses) > 1 else [])
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -108,7 +112,7 @@ def _thumbnail_spacing(fig) -> None:
 
 def boundary_figure(net: Population, member: int, seed: int, solved: bool | None = None):
     """One member's decision boundary, large."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
     draw_boundary(ax, output_fields(net, [member])[0], _label(member, seed + member, solved))
     ax.set_xlabel("x1   (circles: y=1, squares: y=0, line: p=0.5)", fontsize=8)
@@ -119,7 +123,7 @@ def boundary_figure(net: Population, member: int, seed: int, solved: bool | None
 
 def members_figure(net: Population, count: int, seed: int, solved: torch.Tensor | None = None):
     """The boundaries of the first ``count`` members in a near-square grid."""
-    plt = _pyplot()
+    plt = pyplot()
     members = list(range(min(count, net.members)))
     cols = max(1, round(len(members) ** 0.5 + 0.49))
     rows = -(-len(members) // cols)
@@ -144,7 +148,7 @@ def draw_units(axes, net: Population, member: int) -> None:
 
 def units_figure(net: Population, member: int, max_cols: int = 9):
     """Playground-style thumbnails: every unit of the first hidden layer, then the output."""
-    plt = _pyplot()
+    plt = pyplot()
     n = (net.widths[1] if len(net.widths) > 2 else 0) + 1  # first hidden layer's units + the output
     cols = min(n, max_cols)
     rows = -(-n // cols)
@@ -156,18 +160,18 @@ def units_figure(net: Population, member: int, max_cols: int = 9):
     return fig
 
 
-def draw_losses(ax, history: History, lines: int = 20) -> None:
+def draw_losses(ax, history: History) -> None:
     """Mean train and val loss; faint lines: the val loss of the first few members."""
     if not history.epochs:
         ax.text(0.5, 0.5, "no epochs recorded", ha="center", va="center", transform=ax.transAxes)
         return
-    per_member = torch.tensor(history.val_losses)  # [epochs, K]
-    shown = min(lines, per_member.shape[1]) if per_member.shape[1] > 1 else 0
+    per_member = torch.tensor(history.val_members)  # [epochs, shown]
+    shown = per_member.shape[1] if per_member.dim() == 2 else 0
     for i in range(shown):
         label = f"val/loss, members 0..{shown - 1}" if i == 0 else None
         ax.plot(history.epochs, per_member[:, i].numpy(), color="tab:orange", alpha=0.3, linewidth=0.8, label=label)
     ax.plot(history.epochs, history.train_loss, color="tab:blue", label="train/loss (mean)")
-    ax.plot(history.epochs, per_member.mean(dim=1).numpy(), color="tab:red", label="val/loss (mean)")
+    ax.plot(history.epochs, history.val_loss, color="tab:red", label="val/loss (mean)")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
@@ -177,7 +181,7 @@ def draw_losses(ax, history: History, lines: int = 20) -> None:
 
 def save(fig, path: str | Path) -> Path:
     """Write ``fig`` as PNG (creating folders) and free it."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")

@@ -22,7 +22,7 @@ def _headline(ev: Evaluation, run_id: str) -> str:
 
 def report_figure(module: XORModule, ev: Evaluation, history: History, run_id: str):
     """Top row: loss curves and the best member's boundary; bottom row: its hidden units + output."""
-    plt = figures._pyplot()
+    plt = figures.pyplot()
     net, member = module.net, ev.best_member()
     units = net.widths[1] if len(net.widths) > 2 else 0
     cols = max(4, min(units + 1, 9))
