@@ -159,8 +159,10 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
         _check_run_folder(cfg, multirun)
     else:
         from xor_lightning.checkpoints import load_checkpoint
+        from xor_lightning.evaluate import check_boundary_path
 
         if OmegaConf.is_missing(cfg, "checkpoint"):
             raise UserError("checkpoint is required: python -m xor_lightning evaluate checkpoint=PATH")
+        check_boundary_path(cfg.boundary)
         device = choose_accelerator(str(cfg.device.accelerator), key="device")
         load_checkpoint(cfg.checkpoint, map_location=device)

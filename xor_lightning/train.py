@@ -28,6 +28,8 @@ from xor_lightning.lightning_logging import quiet_lightning
 from xor_lightning.module import StopWhenSolved, XORModule
 from xor_lightning.resume import RunInfo, resume_path, task_overrides
 from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
+from xor_lightning.run_report import write_report
+from xor_lightning.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,11 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
         auto_insert_metric_name=False, enable_version_counter=False,
         every_n_epochs=cfg.checkpoint.last_every_n_epochs,
     )
-    callbacks: list[pl.Callback] = [checkpoint, latest, StopOnInterrupt(), RunInfo(paths.name, cfg)]
+    v = cfg.visuals
+    callbacks: list[pl.Callback] = [
+        checkpoint, latest, StopOnInterrupt(), RunInfo(paths.name, cfg),
+        VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms),
+    ]
     if cfg.early_stop.enabled:
         callbacks.append(StopWhenSolved())
     logger = TensorBoardLogger(
@@ -167,8 +173,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if any(isinstance(c, StopOnInterrupt) and c.requested for c in trainer.callbacks):
         raise Interrupted(_resume_hint(trainer.current_epoch, last))
 
+    visuals = next(c for c in trainer.callbacks if isinstance(c, VisualsCallback))
     best = checkpoint.best_model_path or last
-    ev = evaluate_module(load_checkpoint(best, "cpu", key="best checkpoint"))
+    best_module = load_checkpoint(best, "cpu", key="best checkpoint")
+    ev = evaluate_module(best_module)
     apply_run_divergence(ev, module.diverged_at)
     metrics = {
         "run_id": paths.name,
@@ -180,6 +188,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "log_dir": str(paths.log_dir),
         "device": accelerator,
         "fit_seconds": round(fit_seconds, 3),
+        "visuals_seconds": round(visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
     }
     trainer.logger.log_hyperparams(
         hparams_for_tensorboard(cfg),
@@ -192,6 +201,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.logger.finalize("success")
     metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
     write_outputs(paths, metrics, ev)
+    if cfg.visuals.report:
+        log.info(f"report {write_report(paths.output_dir / 'report.png', best_module, ev, visuals.history, paths.name)}")
     for line in report(ev):
         log.info(line)
     if bool(ev.diverged.all()):
