@@ -3,6 +3,8 @@
 import shutil
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +21,16 @@ def test_wheel_install_finds_its_configs_and_trains(tmp_path):
         check=True, capture_output=True, timeout=300,
     )
     (wheel,) = wheels.glob("xor_lightning-*.whl")
-    # --system-site-packages: reuse the installed torch/lightning; the venv's own copy of
-    # xor_lightning (from the wheel) still comes first on sys.path.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"
+    # Reuse this interpreter's torch/lightning. Not --system-site-packages: when pytest runs
+    # inside a venv (as in CI) that gives the *base* Python's packages, which lack them. A .pth
+    # path line appends the folder after the venv's own site-packages, so the wheel's copy of
+    # xor_lightning comes first, and the folder's own .pth files (our editable install) stay unread.
+    venv_site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               check=True, capture_output=True, text=True).stdout.strip()
+    parent = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(venv_site) / "parent_site.pth").write_text("".join(f"{d}\n" for d in sorted(parent)))
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
 
     where = subprocess.run([str(py), "-c", "import xor_lightning.config_dir as c; print(c.config_dir())"],
