@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xor_lightning.data import INPUTS, TARGETS
+from xor_lightning.figures import grid_points, output_fields, unit_fields
 from xor_lightning.losses import LOSSES, consumes, member_losses
 from xor_lightning.nets import ACTIVATIONS, INITS, Population
 
@@ -37,6 +38,16 @@ def test_member_i_is_member_0_of_a_population_seeded_seed_plus_i():
     for w_big, w_lone in zip(big.weights, lone.weights):
         assert torch.equal(w_big[4], w_lone[0])
     assert not torch.equal(big.weights[0][0], big.weights[0][1])
+
+
+def test_a_subset_of_members_is_evaluated_as_those_members_of_the_whole():
+    pop = Population(7, [5, 3], "tanh", seed=2)
+    x = grid_points(9)
+    assert torch.equal(pop(x, members=[6, 0, 3]), pop(x)[[6, 0, 3]])
+    assert torch.equal(pop(x, upto=0, members=[4]), pop(x, upto=0)[[4]])
+    # The pictures use the subset path: each drawn member matches the full population's output.
+    assert torch.allclose(output_fields(pop, [2, 5], 9), torch.sigmoid(pop(x)[[2, 5], :, 0]).reshape(2, 9, 9))
+    assert torch.equal(unit_fields(pop, 1, 9), pop(x, upto=0)[1].T.reshape(5, 9, 9))
 
 
 @pytest.mark.parametrize("init", INITS)

@@ -56,7 +56,7 @@ def grid_points(resolution: int = RESOLUTION) -> torch.Tensor:
 def output_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
     """``[len(members), R, R]`` sigmoid(logit) over the square for the chosen members."""
     x = grid_points(resolution).to(net.weights[0].device, net.weights[0].dtype)
-    probs = torch.sigmoid(net(x)[members, :, 0]).float().cpu()
+    probs = torch.sigmoid(net(x, members=members)[:, :, 0]).float().cpu()
     return probs.reshape(len(members), resolution, resolution)
 
 
@@ -66,7 +66,7 @@ def unit_fields(net: Population, member: int, resolution: int = RESOLUTION) -> t
     if len(net.widths) < 3:
         return torch.empty(0, resolution, resolution)
     x = grid_points(resolution).to(net.weights[0].device, net.weights[0].dtype)
-    acts = net(x, upto=0)[member].float().cpu()  # [R*R, units]
+    acts = net(x, upto=0, members=[member])[0].float().cpu()  # [R*R, units]
     return acts.T.reshape(-1, resolution, resolution)
 
 

@@ -95,11 +95,19 @@ class Population(nn.Module):
     def members(self) -> int:
         return self.weights[0].shape[0]
 
-    def forward(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
-        """Logits ``[K, N, out]``; with ``upto=j`` the activations after hidden layer j instead."""
+    def forward(self, x: torch.Tensor, upto: int | None = None, members: Sequence[int] | None = None) -> torch.Tensor:
+        """Logits ``[K, N, out]``; with ``upto=j`` the activations after hidden layer j instead.
+
+        ``members`` evaluates only those members (in that order): pictures over a grid of points
+        need a few members, and the whole population over the grid would cost K times as much.
+        """
+        weights, biases = list(self.weights), list(self.biases)
+        if members is not None:
+            idx = torch.as_tensor(members, dtype=torch.long, device=weights[0].device)
+            weights, biases = [w[idx] for w in weights], [b[idx] for b in biases]
         h = x
-        last = len(self.weights) - 1
-        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
+        last = len(weights) - 1
+        for j, (w, b) in enumerate(zip(weights, biases)):
             # [N, in] @ [K, in, out] broadcasts to [K, N, out] on the first layer.
             h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
             if j < last:
