@@ -48,19 +48,20 @@ def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
-def _config_sweep(command: str, job: list[str], multirun: bool) -> list[list[str]]:
-    """The jobs a config's own ``hydra.sweeper.params`` (an ``experiment=``) adds to ``job``.
+def _config_sweep(command: str, job: list[str], multirun: bool) -> list[tuple[list[str], DictConfig | None]]:
+    """The jobs a config's own ``hydra.sweeper.params`` (an ``experiment=``) adds to ``job``, each
+    with its composed config where it is already known (None: not composed yet).
 
     As Hydra's basic sweeper does: the config's params first, the command line's after (so it wins).
     """
-    cfg = _compose(command, job, _base(command, job))
+    cfg = _compose(command, job)
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     if not params:
-        return [job]
+        return [(job, cfg)]
     swept = [f"{k}={v}" for k, v in params.items()]
     if not multirun:
         raise UserError(f"this config sweeps {', '.join(params)} (hydra.sweeper.params): add -m to run the sweep")
-    return _jobs(swept + job, multirun=True)
+    return [(j, None) for j in _jobs(swept + job, multirun=True)]
 
 
 def _first_line(exc: Exception) -> str:
@@ -96,11 +97,12 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
     return _first_line(exc)
 
 
-def _compose(name: str, overrides: list[str], base: DictConfig | None) -> DictConfig:
+def _compose(name: str, overrides: list[str]) -> DictConfig:
     try:
         return compose(config_name=name, overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise UserError(_explain(exc, base)) from None
+        # The keys an unknown-key message lists need a second compose: only paid on failure.
+        raise UserError(_explain(exc, _base(name, overrides))) from None
 
 
 def precheck(command: str, args: list[str]) -> None:
@@ -109,14 +111,17 @@ def precheck(command: str, args: list[str]) -> None:
     jobs = _jobs(overrides, multirun)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        for job in expand_config_sweeps(command, jobs, multirun):
-            cfg = _compose(command, job, _base(command, job))
-            _check(command, cfg, multirun)
+        for job, cfg in _expand(command, jobs, multirun):
+            _check(command, _compose(command, job) if cfg is None else cfg, multirun)
+
+
+def _expand(command: str, jobs: list[list[str]], multirun: bool) -> list[tuple[list[str], DictConfig | None]]:
+    return [pair for cl_job in jobs for pair in _config_sweep(command, cl_job, multirun)]
 
 
 def expand_config_sweeps(command: str, jobs: list[list[str]], multirun: bool) -> list[list[str]]:
     """Every job Hydra will run: command-line jobs times each one's ``hydra.sweeper.params``."""
-    return [job for cl_job in jobs for job in _config_sweep(command, cl_job, multirun)]
+    return [job for job, _ in _expand(command, jobs, multirun)]
 
 
 def _base(command: str, job: list[str]) -> DictConfig | None:
