@@ -31,6 +31,7 @@ BUCKETS = {
     "validation step: forward + metrics + 3 logs": ("xor_lightning/module.py", "validation_step"),
     "self.log (inside the steps above)": ("pytorch_lightning/core/module.py", "log"),
     "checkpoint writing": ("callbacks/model_checkpoint.py", "_save_checkpoint"),
+    "visuals: TensorBoard images + histograms": ("xor_lightning/tb_visuals.py", "log_visuals"),
 }
 
 
@@ -56,7 +57,7 @@ def main() -> None:
         print(f"  {label:45s} {value:7.2f} s  {1e3 * value / epochs:7.2f} ms/epoch")
     # Adam's step calls the closure (training step + backward); logs happen inside the steps.
     names = list(BUCKETS)
-    rest = fit - secs[names[2]] - secs[names[3]] - secs[names[5]]
+    rest = fit - secs[names[2]] - secs[names[3]] - secs[names[5]] - secs[names[6]]
     print(f"  {'Lightning loop, rest (hooks, logging, loaders)':45s} {rest:7.2f} s  {1e3 * rest / epochs:7.2f} ms/epoch")
 
 
