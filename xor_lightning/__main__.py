@@ -46,12 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
+    # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
+    fresh_id = _new_run_id()
     from xor_lightning.resume import run_id_from_args
 
     # One id per invocation; Hydra's configs read it, and sweep workers inherit it. A run resumed
     # from a checkpoint keeps its run id, so it continues in the same folders.
     had_id = "XOR_LIGHTNING_RUN_ID" in os.environ
-    os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or _new_run_id())
+    os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or fresh_id)
     try:
         return _run(command, rest)
     finally:
