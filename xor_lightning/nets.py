@@ -101,7 +101,7 @@ class Population(nn.Module):
         ``members`` evaluates only those members (in that order): pictures over a grid of points
         need a few members, and the whole population over the grid would cost K times as much.
         """
-        weights, biases = list(self.weights), list(self.biases)
+        weights, biases = self.weights, self.biases
         if members is not None:
             idx = torch.as_tensor(members, dtype=torch.long, device=weights[0].device)
             weights, biases = [w[idx] for w in weights], [b[idx] for b in biases]
