@@ -41,18 +41,25 @@ def test_defaults():
     assert cfg.device.accelerator == "auto" and cfg.early_stop.enabled
 
 
-@pytest.mark.parametrize("batch_size, shuffle, sizes", [(None, False, [4]), (1, True, [1, 1, 1, 1]), (3, False, [3, 1])])
-def test_data_batches(batch_size, shuffle, sizes):
-    dm = TruthTableDataModule(batch_size, shuffle, seed=0)
-    assert [len(x) for x, _ in dm.train_dataloader()] == sizes
-    assert [len(x) for x, _ in dm.val_dataloader()] == [4]  # validation is always the whole table
+@pytest.mark.parametrize("batch_size, sizes", [(None, [4]), (1, [1, 1, 1, 1]), (2, [2, 2]), (3, [3, 1])])
+def test_each_epoch_takes_its_steps_in_batches_of_batch_size(batch_size, sizes):
+    dm = TruthTableDataModule(batch_size, shuffle=False, seed=0)
+    assert [s.stop - s.start for s in dm.step_slices()] == sizes
+    assert dm.full_batch == (batch_size is None)
+    (x, y), = list(dm.train_dataloader())  # one block of epochs per pass: the whole table once
+    assert x.shape == (4, 2) and y.shape == (4, 1)
+    assert dm.epoch_rows(0) is None  # not shuffled: every member takes the rows in table order
 
 
-def test_shuffled_order_is_reproducible_from_the_seed():
-    def order(seed):
-        return [x.tolist() for x, _ in TruthTableDataModule(1, True, seed).train_dataloader()]
-
-    assert order(3) == order(3)
+def test_each_member_gets_the_row_order_of_its_own_lone_run():
+    population = TruthTableDataModule(1, shuffle=True, seed=10, members=5)
+    for i in range(5):
+        lone = TruthTableDataModule(1, shuffle=True, seed=10 + i, members=1)
+        for epoch in (0, 1, 999):
+            assert torch.equal(population.epoch_rows(epoch)[i], lone.epoch_rows(epoch)[0])
+    orders = torch.cat([population.epoch_rows(e) for e in range(200)])  # [1000, 4]
+    assert all(sorted(row) == [0, 1, 2, 3] for row in orders.tolist())
+    assert len({tuple(row) for row in orders.tolist()}) == 24  # every permutation of 4 rows occurs
 
 
 @pytest.mark.parametrize(

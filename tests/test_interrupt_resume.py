@@ -19,9 +19,12 @@ from xor_lightning.atomic_io import atomic_save
 from xor_lightning.checkpoints import load_checkpoint
 from xor_lightning.train import train
 
-# Long enough that the signal lands mid-training (the run is killed within its first epochs).
-ARGS = ("trainer.max_epochs=150", "early_stop.enabled=false", "seeds=2", "device=cpu",
-        "data.batch_size=2", "data.shuffle=true")
+# Long enough that the signal lands mid-training (a few seconds), in blocks of 50 epochs with
+# last.ckpt every 50, on shuffled mini-batches (each epoch's order must survive the resume too).
+EPOCHS = 3000
+ARGS = (f"trainer.max_epochs={EPOCHS}", "early_stop.enabled=false", "seeds=2", "device=cpu",
+        "data.batch_size=2", "data.shuffle=true", "block_epochs=50", "checkpoint.last_every_n_epochs=50",
+        "visuals.every_n_epochs=0")
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +56,13 @@ def _wait_for(path_glob: str, cwd: Path, proc: subprocess.Popen, timeout: float 
     raise AssertionError(f"no {path_glob} after {timeout}s")
 
 
+def _epochs(ckpt: Path) -> int:
+    return int(torch.load(ckpt, weights_only=True)["state_dict"]["epochs_done"])
+
+
 def _assert_same_weights(ckpt: Path, reference: dict[str, torch.Tensor]) -> None:
     state = torch.load(ckpt, weights_only=True)
-    assert state["epoch"] == 150  # written after fit: epochs completed
+    assert int(state["state_dict"]["epochs_done"]) == EPOCHS  # written after fit: table epochs completed
     for key, value in reference.items():
         assert torch.equal(state["state_dict"][key], value), key
 
@@ -68,8 +75,9 @@ def test_ctrl_c_saves_last_and_the_printed_command_resumes_bit_identically(tmp_p
     assert proc.returncode == 130, err
     line = err.strip().splitlines()[-1]
     assert line.startswith("interrupted: stopped after ") and "Traceback" not in err
-    stopped = torch.load(tmp_path / "checkpoints/ctrlc/last.ckpt", weights_only=True)["epoch"]
-    assert stopped < 149  # really interrupted mid-training
+    stopped = _epochs(tmp_path / "checkpoints/ctrlc/last.ckpt")
+    assert f"stopped after {stopped} epochs" in line
+    assert stopped < EPOCHS and stopped % 50 == 0  # really interrupted mid-training, at a block end
 
     command = shlex.split(line.split("Resume with: ", 1)[1])
     assert command[:4] == ["python", "-m", "xor_lightning", "train"]
@@ -87,7 +95,7 @@ def test_kill_9_leaves_readable_checkpoints_and_resume_keeps_the_run_id(tmp_path
     assert proc.returncode == -signal.SIGKILL
     for ckpt in last.parent.glob("*.ckpt"):
         load_checkpoint(ckpt)  # raises UserError if unreadable
-    assert torch.load(last, weights_only=True)["epoch"] < 149
+    assert _epochs(last) < EPOCHS
 
     resumed = run_cli("train", *ARGS, f"ckpt_path={last}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

@@ -1,6 +1,8 @@
-"""Promise 1: member i of a population trains exactly like a lone run seeded seed+i (full batch);
-and a population of 100,000 seeds fits in memory."""
+"""Promises 1 and 8: member i of a population trains and reports exactly like a lone run seeded
+seed+i (weights, first solved epoch, its own best epoch, loss and predictions, its own early stop),
+with the whole table or seeded mini-batches; and a population of 100,000 seeds fits in memory."""
 
+import csv
 import resource
 
 import pytest
@@ -8,29 +10,29 @@ import torch
 
 from tests.conftest import run_cli
 from xor_lightning.checkpoints import load_checkpoint
+from xor_lightning.data import INPUTS
 from xor_lightning.train import train
 
 STEPS = 200
+QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false")
+OPTIMIZERS = {
+    "sgd_momentum": ["optimizer=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9"],
+    "adam": ["optimizer=adam", "optimizer.lr=0.05"],
+}
+DATA = {"full_batch": [], "mini_batch": ["data.batch_size=2", "data.shuffle=true"]}
 
 
 def weights_after(train_cfg, seed: int, seeds: int, optimizer: list[str]) -> list[torch.Tensor]:
     cfg = train_cfg(
         f"seed={seed}", f"seeds={seeds}", "early_stop.enabled=false", f"trainer.max_epochs={STEPS}",
-        "model.hidden=[5]", *optimizer, run_id=f"s{seed}k{seeds}",
+        "model.hidden=[5]", *optimizer, *QUIET, run_id=f"s{seed}k{seeds}",
     )
     metrics = train(cfg)
     module = load_checkpoint(metrics["last_checkpoint"])
     return [p.detach() for p in module.net.parameters()]
 
 
-@pytest.mark.parametrize(
-    "optimizer",
-    [
-        ["optimizer=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9"],
-        ["optimizer=adam", "optimizer.lr=0.05"],
-    ],
-    ids=["sgd_momentum", "adam"],
-)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
 def test_member_i_matches_a_lone_run_with_seed_plus_i(train_cfg, optimizer):
     population = weights_after(train_cfg, seed=3, seeds=3, optimizer=optimizer)
     worst = 0.0
@@ -40,6 +42,35 @@ def test_member_i_matches_a_lone_run_with_seed_plus_i(train_cfg, optimizer):
             worst = max(worst, (p_pop[i] - p_lone[0]).abs().max().item())
     print(f"max |population - lone| after {STEPS} steps: {worst:.3g}")
     assert worst <= 1e-5
+
+
+def _run(train_cfg, tmp_path, run_id: str, *overrides: str) -> tuple[list[dict], torch.Tensor, dict]:
+    """members.csv rows, best.ckpt's p(y=1) per member [K, 4], and the metrics of one run."""
+    metrics = train(train_cfg(*overrides, *QUIET, run_id=run_id))
+    with open(tmp_path / "outputs" / run_id / "members.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    probs = torch.sigmoid(load_checkpoint(metrics["best_checkpoint"])(INPUTS)).squeeze(-1)
+    return rows, probs, metrics
+
+
+@pytest.mark.parametrize("data", DATA.values(), ids=DATA.keys())
+@pytest.mark.parametrize("optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_member_i_reports_what_its_lone_run_reports(train_cfg, tmp_path, optimizer, data):
+    # The early stop is on: each member stops at its own epoch, and its best is its own.
+    common = ("model.hidden=[4]", "trainer.max_epochs=150", "block_epochs=7", *optimizer, *data)
+    pop_rows, pop_probs, pop = _run(train_cfg, tmp_path, "pop", "seed=5", "seeds=4", *common)
+    stops = set()
+    for i in range(4):
+        (lone_row,), lone_probs, lone = _run(train_cfg, tmp_path, f"lone{i}", f"seed={5 + i}", "seeds=1", *common)
+        row = pop_rows[i]
+        for key in ("seed", "solved", "epochs_to_solve", "best_epoch", "epochs_trained", "diverged"):
+            assert row[key] == lone_row[key], (i, key)
+        assert float(row["final_loss"]) == pytest.approx(float(lone_row["final_loss"]), rel=1e-5, abs=1e-7)
+        assert torch.allclose(pop_probs[i], lone_probs[0], atol=1e-5), i
+        assert int(lone_row["epochs_trained"]) == lone["epochs_trained"]  # a lone run stops with its member
+        stops.add(row["epochs_trained"])
+    assert pop["epochs_trained"] == max(int(r["epochs_trained"]) for r in pop_rows)
+    assert len(stops) > 1, "the members should stop at different epochs for this test to mean anything"
 
 
 def test_a_100000_seed_population_with_default_visuals_stays_within_4_gb(tmp_path):

@@ -9,6 +9,7 @@ import torch
 
 from xor_lightning.errors import UserError
 from xor_lightning.module import XORModule
+from xor_lightning.nets import weights_from_checkpoint
 
 _HPARAMS = ("model", "loss", "optimizer", "seed", "seeds")
 
@@ -50,7 +51,8 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu", key: str = "che
     verify_file(p, key)
     verify_ours(p, key)
     try:
-        module = XORModule.load_from_checkpoint(p, map_location=map_location, weights_only=True)
+        with weights_from_checkpoint():
+            module = XORModule.load_from_checkpoint(p, map_location=map_location, weights_only=True)
     except Exception as exc:  # e.g. weights that do not fit the recorded model config
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{key}={path}: not a readable xor-lightning checkpoint ({reason})") from None

@@ -19,7 +19,10 @@ OPTIMIZERS = {
     "torch.optim.RMSprop": "rmsprop",
     "torch.optim.Adagrad": "adagrad",
 }
-PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed")
+PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed")
+# fp16 mixed precision scales the summed loss and skips the whole step when any member overflows:
+# one member would change the others' trajectories.
+_COUPLING_PRECISIONS = ("16-mixed", "16")
 
 
 def _choice(key: str, value: Any, valid: Iterable[str]) -> None:
@@ -93,12 +96,15 @@ def check_train_config(cfg: DictConfig) -> None:
             raise UserError(f"data.batch_size={bs} is not valid; expected null (the whole table) or an integer from 1 to 4")
     _bool("data.shuffle", cfg.data.shuffle)
     _choice("device.accelerator", cfg.device.accelerator, DEVICES)
+    if str(cfg.device.precision) in _COUPLING_PRECISIONS:
+        raise UserError(f"device.precision={cfg.device.precision} is not supported: its loss scaler skips a step for every "
+                        f"member when one overflows, coupling the population; choose one of: {', '.join(PRECISIONS)}")
     _choice("device.precision", str(cfg.device.precision), PRECISIONS)
     _int("trainer.max_epochs", cfg.trainer.max_epochs, 1)
     _int("trainer.min_epochs", cfg.trainer.get("min_epochs") or 0, 0)
     _bool("early_stop.enabled", cfg.early_stop.enabled)
     _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
-    _int("checkpoint.every_n_epochs", cfg.checkpoint.every_n_epochs, 1)
+    _int("block_epochs", cfg.block_epochs, 1)
     _int("checkpoint.last_every_n_epochs", cfg.checkpoint.last_every_n_epochs, 1)
     check_visuals(cfg.visuals)
 

@@ -1,8 +1,8 @@
 """Members whose loss becomes non-finite: marked, frozen at zero, and left out of every mean.
 
 Members are independent slices of the stacked parameters, so a NaN in one member never reaches
-another through the forward pass or the gradients. It would still reach the *logged means* (and so
-the monitored ``val/loss`` and the best checkpoint) and the checkpoint's weights; this module keeps
+another through the forward pass or the gradients. It would still reach the *logged means* and the
+checkpoints' weights; facts.py (which marks it and leaves it out of every mean) and ``freeze`` keep
 it out of both. A diverged member's weights, gradients and optimizer state are set to zero, so every
 elementwise optimizer leaves it at zero from then on (a zero gradient with zero moments is a zero
 step) while the other members follow exactly the trajectory they would follow alone.
@@ -27,18 +27,6 @@ class Diverged(RunStopped):
         self.metrics = metrics or {}  # what train() measured and wrote before giving up
 
 
-def mark(diverged_at: torch.Tensor, losses: torch.Tensor, epoch: int) -> torch.Tensor:
-    """Record ``epoch`` for members whose loss is not finite; returns the mask of diverged members."""
-    newly = ~torch.isfinite(losses.detach()) & (diverged_at < 0)
-    diverged_at[newly] = epoch
-    return diverged_at >= 0
-
-
-def healthy_mean(values: torch.Tensor, diverged: torch.Tensor) -> torch.Tensor:
-    """Mean over members that have not diverged (NaN once all have)."""
-    return values[~diverged].mean() if bool((~diverged).any()) else values.new_tensor(float("nan"))
-
-
 @torch.no_grad()
 def freeze(params: Iterable[torch.Tensor], optimizers: Iterable[torch.optim.Optimizer], diverged: torch.Tensor) -> None:
     """Zero the diverged members' slice (dim 0) of every parameter, its gradient and optimizer state."""
@@ -52,10 +40,3 @@ def freeze(params: Iterable[torch.Tensor], optimizers: Iterable[torch.optim.Opti
                 if torch.is_tensor(value) and value.shape == p.shape:
                     value[diverged] = 0
 
-
-def apply_run_divergence(ev, diverged_at: torch.Tensor) -> None:
-    """Mark in ``ev`` (an Evaluation, often of an earlier best checkpoint) every member that diverged
-    at any point of the run: such a member counts as not solved even where best.ckpt predates it."""
-    final = diverged_at.cpu()
-    ev.diverged_at = final if ev.diverged_at is None else torch.where(ev.diverged_at >= 0, ev.diverged_at, final)
-    ev.solved = ev.solved & (ev.diverged_at < 0)

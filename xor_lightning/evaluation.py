@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import torch
 
 from xor_lightning.data import INPUTS, TARGETS
+from xor_lightning.facts import MemberFacts
 from xor_lightning.module import XORModule
 from xor_lightning.stats import percentile, wilson_interval
+from xor_lightning.verdict import prediction, right
 
 
 @dataclass
@@ -16,13 +18,15 @@ class Evaluation:
     seed: int               # seed of member 0; member i has seed + i
     probs: torch.Tensor     # [K, 4] sigmoid(logit) per row
     losses: torch.Tensor    # [K] mean loss per member
-    solved: torch.Tensor    # [K] every row right (sigmoid > 0.5 == target)
-    first_solved: torch.Tensor  # [K] epochs trained when first solved, -1 if never
-    diverged_at: torch.Tensor | None = None  # [K] epoch its loss became non-finite, -1 if never
+    solved: torch.Tensor    # [K] every row right (verdict.right) and never diverged
+    first_solved: torch.Tensor    # [K] epochs trained when first solved, -1 if never
+    diverged_at: torch.Tensor     # [K] epoch its loss became non-finite, -1 if never
+    best_epoch: torch.Tensor      # [K] epoch of the evaluated weights' lowest loss, -1 if none
+    epochs_trained: torch.Tensor  # [K] epochs the member trained (its own early stop, divergence, or the run's)
 
     @property
     def diverged(self) -> torch.Tensor:
-        return torch.zeros_like(self.solved) if self.diverged_at is None else self.diverged_at >= 0
+        return self.diverged_at >= 0
 
     @property
     def members(self) -> int:
@@ -57,30 +61,33 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate_module(module: XORModule) -> Evaluation:
+def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_done: int | None = None) -> Evaluation:
+    """Evaluate the module's weights on the table. The per-epoch facts come from ``facts`` (the
+    run's final ones, when evaluating a best.ckpt written earlier) or else from the module itself."""
     module.eval()
+    facts = module.facts if facts is None else facts
+    done = int(module.epochs_done) if epochs_done is None else epochs_done
     x, y = INPUTS.to(module.device), TARGETS.to(module.device)
-    logits, losses = module.losses(x, y)
+    logits, losses = module.losses(x.to(module.net.weights[0].dtype), y.to(module.net.weights[0].dtype))
     probs = torch.sigmoid(logits).squeeze(-1).float().cpu()
-    diverged_at = getattr(module, "diverged_at", torch.full_like(module.first_solved, -1)).cpu()
-    solved = ((probs > 0.5) == (y.squeeze(-1).cpu() > 0.5)).all(dim=1) & (diverged_at < 0)
+    diverged_at = facts.diverged_at.cpu()
+    solved = right(probs, TARGETS.squeeze(-1)).all(dim=1) & (diverged_at < 0)
+    stopped_at = facts.stopped_at.cpu()
+    trained = torch.where(stopped_at >= 0, stopped_at, torch.where(diverged_at >= 0, diverged_at, done))
     return Evaluation(
-        seed=int(module.hparams.seed),
-        probs=probs,
-        losses=losses.float().cpu(),
-        solved=solved,
-        first_solved=module.first_solved.cpu(),
-        diverged_at=diverged_at,
+        seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
+        first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
+        epochs_trained=trained,
     )
 
 
 def truth_table(ev: Evaluation, member: int) -> list[str]:
     """The table of one member as printable lines."""
     lines = [" x1  x2 | target  p(y=1)  pred", "--------+----------------------------"]
-    for (a, b), t, p in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist()):
-        pred = int(p > 0.5)
-        mark = "right" if pred == int(t) else "WRONG"
-        lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {pred:>4}  {mark}")
+    rows = right(ev.probs[member], TARGETS.squeeze(-1)).tolist()
+    for (a, b), t, p, ok in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist(), rows):
+        mark = "right" if ok else ("undecided (p = 0.5)" if p == 0.5 else "WRONG")
+        lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {prediction(p):>4}  {mark}")
     return lines
 
 
@@ -106,11 +113,11 @@ def report(ev: Evaluation, member: int | None = None) -> list[str]:
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
-    right = int(((ev.probs[member] > 0.5).float() == TARGETS.squeeze(-1)).sum())
+    rows_right = int(right(ev.probs[member], TARGETS.squeeze(-1)).sum())
     first = int(ev.first_solved[member])
     when = f", first solved after {first} epochs" if bool(ev.solved[member]) and first > 0 else ""
     verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
     if bool(ev.diverged[member]):
         verdict = f"DIVERGED in epoch {int(ev.diverged_at[member])} (loss became non-finite; weights reset to 0), NOT SOLVED"
-    lines.append(f"{verdict}: {right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
+    lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
     return lines

@@ -29,6 +29,15 @@ class History:
     val_loss: list[float] = field(default_factory=list)    # mean over members
     val_members: list[list[float]] = field(default_factory=list)  # the first members, one list per epoch
 
+    def extend(self, block) -> None:
+        """Every epoch of a block (block.BlockRecord) at once: one host sync, not one per epoch."""
+        rows = block.scalars()
+        self.epochs.extend(block.epochs)
+        self.train_loss.extend(r["train/loss"] for r in rows)
+        self.val_loss.extend(r["val/loss"] for r in rows)
+        members = block.member_losses(MEMBER_LINES)
+        self.val_members.extend(members.tolist() if members.shape[1] > 1 else [[] for _ in rows])
+
     def add(self, epoch: int, train_loss: float, val_losses: torch.Tensor) -> None:
         self.epochs.append(epoch)
         self.train_loss.append(train_loss)

@@ -10,7 +10,8 @@ forward pass is a batched ``x @ W + b`` without transposes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,11 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "softplus": F.softplus,
     "identity": lambda x: x,
 }
+
+def per_member(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A [K] per-member tensor shaped to broadcast over a member-major [K, ...] parameter."""
+    return mask.view(-1, *([1] * (like.dim() - 1)))
+
 
 INITS = ("pytorch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal")
 
@@ -50,6 +56,21 @@ def _init_layer(
     else:
         getattr(nn.init, init + "_")(weight, generator=gen)
     return weight, bias
+
+
+_draw_weights = True
+
+
+@contextmanager
+def weights_from_checkpoint() -> Iterator[None]:
+    """Populations built inside get uninitialised weights: loading a checkpoint replaces them at
+    once, and drawing 10,000 members' initial weights (one generator each) would take ~0.4 s."""
+    global _draw_weights
+    _draw_weights = False
+    try:
+        yield
+    finally:
+        _draw_weights = True
 
 
 def init_member(
@@ -81,14 +102,16 @@ class Population(nn.Module):
         super().__init__()
         self.widths = [in_features, *hidden, out_features]
         self.activation = ACTIVATIONS[activation]
+        pairs = list(zip(self.widths[:-1], self.widths[1:]))
+        if not _draw_weights:
+            self.weights = nn.ParameterList(nn.Parameter(torch.empty(members, i, o)) for i, o in pairs)
+            self.biases = nn.ParameterList(nn.Parameter(torch.empty(members, 1, o)) for _, o in pairs)
+            return
         layers = [init_member(seed + i, self.widths, init, init_std) for i in range(members)]
         # Stack member-major lists into per-layer tensors: weight [K, in, out], bias [K, 1, out].
-        self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([m[j][0].T for m in layers])) for j in range(len(self.widths) - 1)
-        )
+        self.weights = nn.ParameterList(nn.Parameter(torch.stack([m[j][0].T for m in layers])) for j in range(len(pairs)))
         self.biases = nn.ParameterList(
-            nn.Parameter(torch.stack([m[j][1] for m in layers]).unsqueeze(1))
-            for j in range(len(self.widths) - 1)
+            nn.Parameter(torch.stack([m[j][1] for m in layers]).unsqueeze(1)) for j in range(len(pairs))
         )
 
     @property

@@ -3,7 +3,7 @@
 Before the first epoch (step 0), every ``every_n_epochs`` epochs and once at the end: the best member's decision boundary
 (``boundary/best``), the first members' boundaries (``boundary/members``), the best member's
 hidden units (``units/best``), and histograms of every layer's weights and biases over all
-members. Each epoch it also records the per-member losses that run_report draws.
+members. After each block it also keeps the loss history that run_report draws.
 """
 
 from __future__ import annotations
@@ -11,19 +11,20 @@ from __future__ import annotations
 import time
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from xor_lightning import figures
-from xor_lightning.data import INPUTS, TARGETS
 from xor_lightning.evaluation import evaluate_module
 from xor_lightning.figures import History
 from xor_lightning.module import XORModule
 
 
 class VisualsCallback(pl.Callback):
+    """Pictures before training (step 0 of a fresh run), every ``every_n_epochs`` table epochs (blocks
+    end there), and once at the end; the report's loss history from each block's record."""
+
     def __init__(self, every_n_epochs: int = 0, members: int = 9, images: bool = True, histograms: bool = True) -> None:
-        self.every_n_epochs = every_n_epochs  # 0: only at the end
+        self.every_n_epochs = every_n_epochs  # 0: only at the start and the end
         self.members = members
         self.images = images
         self.histograms = histograms
@@ -32,27 +33,25 @@ class VisualsCallback(pl.Callback):
         self.seconds = 0.0  # spent drawing and logging, so a run can report it apart from training
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
-        self.log_visuals(trainer, pl_module)  # the untrained population: where learning starts
+        self.log_visuals(trainer, pl_module)  # where learning starts (or resumes)
 
-    @torch.no_grad()
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
-        epoch = trainer.current_epoch + 1  # epochs completed
-        x, y = INPUTS.to(pl_module.device), TARGETS.to(pl_module.device)
-        _, losses = pl_module.losses(x, y)
-        train_loss = trainer.callback_metrics.get("train/loss")
-        self.history.add(epoch, float("nan") if train_loss is None else float(train_loss), losses.float().cpu())
+        block = pl_module.block  # a Lightning epoch is one block of table epochs
+        if block.epochs:
+            self.history.extend(block)
+        epoch = int(pl_module.epochs_done)
         if self.every_n_epochs and epoch % self.every_n_epochs == 0:
             self.log_visuals(trainer, pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
-        if self._last_step != trainer.global_step:
+        if self._last_step != int(pl_module.epochs_done):
             self.log_visuals(trainer, pl_module)
 
     def log_visuals(self, trainer: pl.Trainer, pl_module: XORModule) -> None:
         if not isinstance(trainer.logger, TensorBoardLogger):
             return
         start = time.perf_counter()
-        writer, step = trainer.logger.experiment, trainer.global_step
+        writer, step = trainer.logger.experiment, int(pl_module.epochs_done)
         self._last_step = step
         if self.histograms:
             log_histograms(writer, pl_module, step)

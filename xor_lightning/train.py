@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import io
 import json
 import logging
 import time
@@ -12,20 +13,23 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import Timer
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from xor_lightning.atomic_io import AtomicCheckpointIO
+from xor_lightning.atomic_io import AtomicCheckpointIO, atomic_write_text
+from xor_lightning.block import GradClip, LoopPlan
+from xor_lightning.checkpointing import BestCheckpoint, LastCheckpoint
 from xor_lightning.checkpoints import load_checkpoint
 from xor_lightning.checks import check_train_config
 from xor_lightning.data import TruthTableDataModule
 from xor_lightning.devices import choose_accelerator
-from xor_lightning.divergence import Diverged, apply_run_divergence
+from xor_lightning.divergence import Diverged
 from xor_lightning.errors import UserError
 from xor_lightning.evaluation import Evaluation, evaluate_module, report
+from xor_lightning.facts import StopRule
 from xor_lightning.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.lightning_logging import quiet_lightning
-from xor_lightning.module import StopWhenSolved, XORModule
+from xor_lightning.module import XORModule
 from xor_lightning.resume import RunInfo, resume_path, task_overrides
 from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
 from xor_lightning.run_report import write_report
@@ -33,22 +37,50 @@ from xor_lightning.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
 
-# Trainer arguments train() decides itself; the config cannot pass them through trainer.*.
+# Trainer arguments a run decides itself, with what to use instead (one line each when refused).
+_NO_VALIDATION_CADENCE = "every epoch is evaluated on the whole table inside its block; there is no separate validation cadence"
 _OWN_TRAINER_ARGS = {
-    "accelerator": "device", "devices": "device", "precision": "device.precision",
-    "logger": "paths.log_dir", "callbacks": "early_stop / checkpoint", "default_root_dir": "paths",
+    "accelerator": "use device=", "devices": "use device=", "precision": "use device.precision",
+    "logger": "use paths.log_dir", "callbacks": "use early_stop / checkpoint / visuals", "default_root_dir": "use paths.*",
+    "max_steps": "steps are hidden inside blocks of epochs; use trainer.max_epochs (table epochs)",
+    "min_steps": "steps are hidden inside blocks of epochs; use trainer.min_epochs (table epochs)",
+    "check_val_every_n_epoch": _NO_VALIDATION_CADENCE, "val_check_interval": _NO_VALIDATION_CADENCE,
+    "limit_val_batches": _NO_VALIDATION_CADENCE, "num_sanity_val_steps": _NO_VALIDATION_CADENCE,
+    "limit_train_batches": "one training step is a block of epochs; use trainer.max_epochs",
+    "overfit_batches": "one training step is a block of epochs; use trainer.max_epochs",
+    "accumulate_grad_batches": "an epoch's batches are set by data.batch_size",
+    "enable_checkpointing": "best.ckpt and last.ckpt are how a run is evaluated and resumed",
+    "barebones": "it turns off the logging and checkpoints a run reports from",
+    "log_every_n_steps": "scalars are logged for every table epoch",
+    "reload_dataloaders_every_n_epochs": "the table never changes", "plugins": "checkpoints are written atomically by the run",
+    "strategy": "a population trains on one device", "num_nodes": "a population trains on one device",
 }
+# Trainer arguments the block loop implements itself (counted in table epochs, clipped per member).
+_LOOP_TRAINER_ARGS = ("max_epochs", "min_epochs", "gradient_clip_val", "gradient_clip_algorithm")
 
 
 def _trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
+    """The trainer.* keys passed through to pytorch_lightning.Trainer (checked)."""
     args = OmegaConf.to_container(trainer_cfg, resolve=True)
     valid = inspect.signature(pl.Trainer.__init__).parameters
     for key in args:
         if key in _OWN_TRAINER_ARGS:
-            raise UserError(f"trainer.{key} is set by xor-lightning; use {_OWN_TRAINER_ARGS[key]} instead")
+            raise UserError(f"trainer.{key} is not available: {_OWN_TRAINER_ARGS[key]}")
         if key not in valid:
             raise UserError(f"trainer.{key} is not an argument of pytorch_lightning.Trainer")
-    return args
+    return {k: v for k, v in args.items() if k not in _LOOP_TRAINER_ARGS}
+
+
+def _grad_clip(trainer_cfg: DictConfig) -> GradClip | None:
+    value = trainer_cfg.get("gradient_clip_val")
+    algorithm = trainer_cfg.get("gradient_clip_algorithm") or "norm"
+    if algorithm not in ("norm", "value"):
+        raise UserError(f"trainer.gradient_clip_algorithm={algorithm!r} is not valid; choose one of: norm, value")
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise UserError(f"trainer.gradient_clip_val={value!r} is not valid; expected a number >= 0 (0 or null: no clipping)")
+    return GradClip(float(value), algorithm)
 
 
 def torch_threads(cfg: DictConfig) -> int | None:
@@ -58,47 +90,47 @@ def torch_threads(cfg: DictConfig) -> int | None:
     return value
 
 
+def loop_plan(cfg: DictConfig) -> LoopPlan:
+    """How the module trains: blocks, their cadences, the early stop and gradient clipping."""
+    stop = StopRule(float(cfg.early_stop.margin), int(cfg.trainer.get("min_epochs") or 0)) if cfg.early_stop.enabled else None
+    return LoopPlan(
+        max_epochs=int(cfg.trainer.max_epochs), block_epochs=int(cfg.block_epochs),
+        cadences=(int(cfg.visuals.every_n_epochs), int(cfg.checkpoint.last_every_n_epochs)),
+        stop=stop, clip=_grad_clip(cfg.trainer),
+    )
+
+
 def build_module(cfg: DictConfig) -> XORModule:
     def plain(node: DictConfig) -> dict:
         return OmegaConf.to_container(node, resolve=True)
 
     return XORModule(
         model=plain(cfg.model), loss=plain(cfg.loss), optimizer=plain(cfg.optimizer),
-        seed=cfg.seed, seeds=cfg.seeds, margin=cfg.early_stop.margin,
+        seed=cfg.seed, seeds=cfg.seeds, loop=loop_plan(cfg),
     )
 
 
-def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[pl.Trainer, ModelCheckpoint]:
-    checkpoint = ModelCheckpoint(
-        dirpath=paths.checkpoint_dir, filename="best", monitor="val/loss", mode="min",
-        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
-        every_n_epochs=cfg.checkpoint.every_n_epochs,
-    )
-    # Not save_last: Lightning 2.6 rewrites last.ckpt only together with best.ckpt, so it would hold
-    # the best epoch. This one keeps the latest state for resuming after a kill; train() writes the final one.
-    latest = ModelCheckpoint(
-        dirpath=paths.checkpoint_dir, filename="last", monitor=None, save_top_k=1,
-        auto_insert_metric_name=False, enable_version_counter=False,
-        every_n_epochs=cfg.checkpoint.last_every_n_epochs,
-    )
+def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[pl.Trainer, BestCheckpoint]:
+    best = BestCheckpoint(paths.checkpoint_dir, cfg.checkpoint.last_every_n_epochs)
     v = cfg.visuals
     callbacks: list[pl.Callback] = [
-        checkpoint, latest, StopOnInterrupt(), RunInfo(paths.name, cfg),
+        best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
+        StopOnInterrupt(), RunInfo(paths.name, cfg),
         VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms),
     ]
-    if cfg.early_stop.enabled:
-        callbacks.append(StopWhenSolved())
     logger = TensorBoardLogger(
         save_dir=paths.log_root, name=paths.name, version="", default_hp_metric=False
     )
     trainer = pl.Trainer(
         accelerator=accelerator, devices=1, precision=cfg.device.precision,
         logger=logger, callbacks=callbacks, default_root_dir=paths.output_dir,
-        enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
+        # Lightning counts blocks; the module counts table epochs and stops at trainer.max_epochs.
+        max_epochs=-1, min_epochs=None,
+        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
         plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
         **_trainer_args(cfg.trainer),
     )
-    return trainer, checkpoint
+    return trainer, best
 
 
 def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
@@ -120,19 +152,26 @@ def _nan_if_none(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
+MEMBER_COLUMNS = ["member", "seed", "solved", "epochs_to_solve", "best_epoch", "final_loss", "epochs_trained", "diverged"]
+
+
+def members_csv(ev: Evaluation) -> str:
+    """One row per member: its own run's facts, as a lone run of its seed would report them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(MEMBER_COLUMNS)
+    for i, (solved, first, best, loss, trained, diverged) in enumerate(zip(
+        ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
+        ev.epochs_trained.tolist(), ev.diverged.tolist(),
+    )):
+        writer.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "",
+                         best if best > 0 else "", f"{loss:.6g}", trained, int(diverged)])
+    return out.getvalue()
+
+
 def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation) -> None:
-    paths.output_dir.mkdir(parents=True, exist_ok=True)
-    (paths.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    with open(paths.output_dir / "members.csv", "w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["member", "seed", "solved", "epochs_to_solve", "final_loss", "diverged"])
-        for i in range(ev.members):
-            first = int(ev.first_solved[i])
-            solved = bool(ev.solved[i])
-            out.writerow([
-                i, ev.seed + i, int(solved), first if solved and first > 0 else "", f"{float(ev.losses[i]):.6g}",
-                int(ev.diverged[i]),
-            ])
+    atomic_write_text(paths.output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(paths.output_dir / "members.csv", members_csv(ev))
 
 
 def _resume_hint(epochs: int, last: str) -> str:
@@ -141,12 +180,38 @@ def _resume_hint(epochs: int, last: str) -> str:
             f"Resume with: python -m xor_lightning train {again + ' ' if again else ''}ckpt_path={last}")
 
 
-def _diverged_message(cfg: DictConfig, module: XORModule, metrics: dict) -> str:
-    epoch = int(module.diverged_at.min())
+def _diverged_message(cfg: DictConfig, ev: Evaluation, metrics: dict) -> str:
+    epoch = int(ev.diverged_at.min())
     who = "the network" if metrics["seeds"] == 1 else f"all {metrics['seeds']} members"
     return (f"training diverged: the loss of {who} became NaN/inf in epoch {epoch}; "
             f"lower optimizer.lr (now {cfg.optimizer.lr:g}) or model.init_std, or change model.activation "
             f"(run folder {cfg.paths.output_dir})")
+
+
+STOP_REASONS = {
+    "all_solved": "stopped early: every member solved the table by the margin",
+    "diverged": "stopped: every member diverged",
+    "max_epochs": "reached trainer.max_epochs",
+    "max_time": "stopped: trainer.max_time ran out",
+    "fast_dev_run": "stopped: trainer.fast_dev_run trains one block only",
+    "callback": "stopped by a callback",
+}
+
+
+def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int) -> str:
+    """Why fit ended, from what the run really saw (interruptions are raised before this)."""
+    if bool(module.facts.diverged.all()):
+        return "diverged"
+    if module.run_over:
+        return "all_solved"
+    if int(module.epochs_done) >= max_epochs:
+        return "max_epochs"
+    if trainer.fast_dev_run:
+        return "fast_dev_run"
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    if timer is not None and timer.time_remaining() is not None and timer.time_remaining() <= 0:
+        return "max_time"
+    return "callback"
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -163,26 +228,29 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, verbose=False)
     module = build_module(cfg)
-    datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed)
-    trainer, checkpoint = build_trainer(cfg, paths, accelerator)
+    datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
+    trainer, best_checkpoint = build_trainer(cfg, paths, accelerator)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     fit_seconds = time.perf_counter() - start
+    epochs = int(module.epochs_done)
     # last.ckpt always ends as the final state (also after Ctrl-C): the periodic copy may be older.
     last = str((paths.checkpoint_dir / "last.ckpt").resolve())
     trainer.save_checkpoint(last)
     if any(isinstance(c, StopOnInterrupt) and c.requested for c in trainer.callbacks):
-        raise Interrupted(_resume_hint(trainer.current_epoch, last))
+        raise Interrupted(_resume_hint(epochs, last))
 
     visuals = next(c for c in trainer.callbacks if isinstance(c, VisualsCallback))
-    best = checkpoint.best_model_path or last
+    best = best_checkpoint.best_model_path or last
     best_module = load_checkpoint(best, "cpu", key="best checkpoint")
-    ev = evaluate_module(best_module)
-    apply_run_divergence(ev, module.diverged_at)
+    # Predictions of each member's best weights; the per-epoch facts of the whole run.
+    ev = evaluate_module(best_module, module.facts.cpu(), epochs)
+    reason = stop_reason(trainer, module, int(cfg.trainer.max_epochs))
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
-        "epochs_trained": trainer.current_epoch,
-        "stopped_early": trainer.current_epoch < cfg.trainer.max_epochs and not bool(ev.diverged.all()),
+        "epochs_trained": epochs,
+        "stop_reason": reason,
+        "stopped_early": reason == "all_solved",
         "best_checkpoint": best,
         "last_checkpoint": last,
         "log_dir": str(paths.log_dir),
@@ -205,11 +273,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info(f"report {write_report(paths.output_dir / 'report.png', best_module, ev, visuals.history, paths.name)}")
     for line in report(ev):
         log.info(line)
-    if bool(ev.diverged.all()):
-        raise Diverged(_diverged_message(cfg, module, metrics), metrics)
+    if reason == "diverged":
+        raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
     log.info(
-        f"trained {metrics['epochs_trained']} epochs in {fit_seconds:.1f}s on {accelerator}"
-        f"{' (stopped early: all solved)' if metrics['stopped_early'] else ''}; "
+        f"trained {epochs} epochs in {fit_seconds:.1f}s on {accelerator} ({STOP_REASONS[reason]}); "
         f"best checkpoint {best}; metrics {paths.output_dir / 'metrics.json'}"
     )
     return metrics
