@@ -67,7 +67,10 @@ def _run(command: str, rest: list[str]) -> int:
 
     try:
         if not _NO_PRECHECK.intersection(rest):
-            precheck(command, rest)
+            jobs = precheck(command, rest)
+            if {"-m", "--multirun"}.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
+                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
+                os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

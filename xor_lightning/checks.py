@@ -107,6 +107,9 @@ def check_train_config(cfg: DictConfig) -> None:
     _int("block_epochs", cfg.block_epochs, 1)
     _int("checkpoint.last_every_n_epochs", cfg.checkpoint.last_every_n_epochs, 1)
     check_visuals(cfg.visuals)
+    if cfg.progress.bar not in ("auto", True, False):
+        raise UserError(f"progress.bar={cfg.progress.bar!r} is not valid; choose one of: auto, true, false")
+    _number("progress.every_seconds", cfg.progress.every_seconds, 0.0, strict=False)
 
 
 def check_visuals(visuals: DictConfig) -> None:

@@ -105,14 +105,17 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         raise UserError(_explain(exc, _base(name, overrides))) from None
 
 
-def precheck(command: str, args: list[str]) -> None:
-    """Raise UserError for the first bad override or value among all the jobs ``args`` make."""
+def precheck(command: str, args: list[str]) -> int:
+    """Raise UserError for the first bad override or value among all the jobs ``args`` make;
+    returns how many jobs they make."""
     overrides, multirun = _overrides(args)
     jobs = _jobs(overrides, multirun)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        for job, cfg in _expand(command, jobs, multirun):
+        expanded = _expand(command, jobs, multirun)
+        for job, cfg in expanded:
             _check(command, _compose(command, job) if cfg is None else cfg, multirun)
+    return len(expanded)
 
 
 def _expand(command: str, jobs: list[list[str]], multirun: bool) -> list[tuple[list[str], DictConfig | None]]:

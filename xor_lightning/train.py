@@ -30,6 +30,7 @@ from xor_lightning.facts import StopRule
 from xor_lightning.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.lightning_logging import quiet_lightning
 from xor_lightning.module import XORModule
+from xor_lightning.progress import EpochProgressBar, progress_callbacks
 from xor_lightning.resume import RunInfo, resume_path, task_overrides
 from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
 from xor_lightning.run_report import write_report
@@ -52,6 +53,7 @@ _OWN_TRAINER_ARGS = {
     "enable_checkpointing": "best.ckpt and last.ckpt are how a run is evaluated and resumed",
     "barebones": "it turns off the logging and checkpoints a run reports from",
     "log_every_n_steps": "scalars are logged for every table epoch",
+    "enable_progress_bar": "use progress.bar=true|false|auto (it counts table epochs)",
     "reload_dataloaders_every_n_epochs": "the table never changes", "plugins": "checkpoints are written atomically by the run",
     "strategy": "a population trains on one device", "num_nodes": "a population trains on one device",
 }
@@ -117,6 +119,7 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
         best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
         StopOnInterrupt(), RunInfo(paths.name, cfg),
         VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms),
+        *progress_callbacks(cfg.progress, int(cfg.trainer.max_epochs)),
     ]
     logger = TensorBoardLogger(
         save_dir=paths.log_root, name=paths.name, version="", default_hp_metric=False
@@ -127,6 +130,7 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
         # Lightning counts blocks; the module counts table epochs and stops at trainer.max_epochs.
         max_epochs=-1, min_epochs=None,
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
+        enable_progress_bar=any(isinstance(c, EpochProgressBar) for c in callbacks),
         plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
         **_trainer_args(cfg.trainer),
     )
