@@ -26,7 +26,8 @@ examples:
   python -m xor_lightning train -m optimizer=sgd,adam seeds=100
   python -m xor_lightning evaluate checkpoint=checkpoints/<run>/best.ckpt
 
-'python -m xor_lightning COMMAND --help' lists that command's options."""
+'python -m xor_lightning COMMAND --help' lists that command's options; --version the version.
+Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (README: "Shell completion")."""
 
 COMMANDS = ("train", "evaluate")
 _NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
@@ -37,11 +38,29 @@ def _new_run_id() -> str:
     return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("xor-lightning")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH without pip install
+        return "unknown (not installed; pip install -e . from the checkout)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if argv[0] in ("--version", "-V"):
+        print(f"xor-lightning {version()}")
+        return 0
+    if argv[0] in ("-sc", "--shell-completion"):
+        # Hydra's installed completion calls `xor-lightning -sc query=bash`: no command word yet.
+        from xor_lightning.completion import shell_completion
+
+        return shell_completion(argv[1:], COMMANDS)
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
