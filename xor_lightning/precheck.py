@@ -160,6 +160,11 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
         check_train_config(cfg)
         _trainer_args(cfg.trainer)
         torch_threads(cfg)
+        from xor_lightning.extra_callbacks import check_callbacks
+        from xor_lightning.loggers import check_loggers
+
+        check_loggers(cfg)
+        check_callbacks(cfg)
         choose_accelerator(cfg.device.accelerator, key="device")
         _check_run_folder(cfg, multirun)
     else:

@@ -13,7 +13,6 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import TensorBoardLogger
 
 from xor_lightning.atomic_io import AtomicCheckpointIO
 from xor_lightning.checkpoints import load_checkpoint
@@ -23,8 +22,10 @@ from xor_lightning.devices import choose_accelerator
 from xor_lightning.divergence import Diverged, apply_run_divergence
 from xor_lightning.errors import UserError
 from xor_lightning.evaluation import Evaluation, evaluate_module, report
+from xor_lightning.extra_callbacks import build_callbacks
 from xor_lightning.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.lightning_logging import quiet_lightning
+from xor_lightning.loggers import build_loggers, log_run_summary
 from xor_lightning.module import StopWhenSolved, XORModule
 from xor_lightning.resume import RunInfo, resume_path, task_overrides
 from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 # Trainer arguments train() decides itself; the config cannot pass them through trainer.*.
 _OWN_TRAINER_ARGS = {
     "accelerator": "device", "devices": "device", "precision": "device.precision",
-    "logger": "paths.log_dir", "callbacks": "early_stop / checkpoint", "default_root_dir": "paths",
+    "logger": "logger=tensorboard|csv|mlflow", "callbacks": "callbacks.NAME (callbacks=lr_monitor)", "default_root_dir": "paths",
 }
 
 
@@ -88,12 +89,10 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
     ]
     if cfg.early_stop.enabled:
         callbacks.append(StopWhenSolved())
-    logger = TensorBoardLogger(
-        save_dir=paths.log_root, name=paths.name, version="", default_hp_metric=False
-    )
+    callbacks.extend(build_callbacks(cfg))  # the user's own (callbacks: in train.yaml), after ours
     trainer = pl.Trainer(
         accelerator=accelerator, devices=1, precision=cfg.device.precision,
-        logger=logger, callbacks=callbacks, default_root_dir=paths.output_dir,
+        logger=build_loggers(cfg, paths), callbacks=callbacks, default_root_dir=paths.output_dir,
         enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
         plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
         **_trainer_args(cfg.trainer),
@@ -190,15 +189,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "fit_seconds": round(fit_seconds, 3),
         "visuals_seconds": round(visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
     }
-    trainer.logger.log_hyperparams(
-        hparams_for_tensorboard(cfg),
+    log_run_summary(
+        trainer.loggers, hparams_for_tensorboard(cfg),
         {
             "hp/success_rate": metrics["success_rate"],
             "hp/epochs_to_solve_median": _nan_if_none(metrics["epochs_to_solve"]["median"]),
             "hp/final_loss": metrics["final_loss"],
         },
+        step=trainer.current_epoch,
     )
-    trainer.logger.finalize("success")
     metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
     write_outputs(paths, metrics, ev)
     if cfg.visuals.report:
