@@ -31,6 +31,7 @@ Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (RE
 
 COMMANDS = ("train", "evaluate")
 _NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
+_SHOW_CONFIG = {"--cfg", "-c"}
 
 
 def _new_run_id() -> str:
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
+    if _NO_PRECHECK.intersection(rest):
+        return _run(command, rest)  # help, info, completion: no run, so no run id (and no torch import)
     # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
     fresh_id = _new_run_id()
     from xor_lightning.resume import run_id_from_args
@@ -82,19 +85,31 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(command: str, rest: list[str]) -> int:
     from xor_lightning.errors import UserError
-    from xor_lightning.precheck import precheck
+    from xor_lightning.precheck import NotComposed, precheck
 
+    show_config = bool(_SHOW_CONFIG.intersection(rest))
+    problem = None
     try:
         if not _NO_PRECHECK.intersection(rest):
             precheck(command, rest)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-    from xor_lightning import cli
+        if not show_config or isinstance(exc, NotComposed):
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        problem = exc  # --cfg: print the config first, then say what is wrong with it
 
     sys.argv = [f"xor-lightning {command}", *rest]
-    cli.ENTRY_POINTS[command]()
+    if show_config or _NO_PRECHECK.intersection(rest):
+        from xor_lightning.config_app import config_app  # answers without importing torch
+
+        config_app(command)()
+    else:
+        from xor_lightning import cli
+
+        cli.ENTRY_POINTS[command]()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return problem.exit_code
     return 0
 
 

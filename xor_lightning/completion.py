@@ -14,22 +14,12 @@ import os
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import OmegaConf
 
+from xor_lightning.config_app import config_app
 from xor_lightning.config_dir import config_dir
 
 SCRIPT = "xor-lightning"  # the console script the installed completion is bound to
-
-
-def _app(command: str):
-    # A bare @hydra.main app on the command's config: Hydra answers -sc before calling it, and
-    # nothing here imports torch or Lightning, so a Tab press costs a fraction of a second.
-    @hydra.main(version_base="1.3", config_path=config_dir(), config_name=command)
-    def app(cfg) -> None:  # never called: -sc ends inside Hydra
-        pass
-
-    return app
 
 
 def shell_completion(args: list[str], commands: tuple[str, ...]) -> int:
@@ -65,11 +55,11 @@ def shell_completion(args: list[str], commands: tuple[str, ...]) -> int:
 def _delegate(command: str, args: list[str]) -> int:
     sys.argv = [SCRIPT, "-sc", *args]
     if not args[0].startswith("query="):
-        _app(command)()
+        config_app(command)()
         return 0
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        _app(command)()
+        config_app(command)()
     words = out.getvalue().split()
     # Hydra offers every group in the config folder; keep those this command's config knows
     # (evaluate has no model= or loss=).

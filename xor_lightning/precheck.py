@@ -20,7 +20,11 @@ from xor_lightning.config_dir import config_dir
 from xor_lightning.errors import UserError
 
 _MULTIRUN = {"-m", "--multirun"}
-_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--resolve", "--experimental-rerun"}
+_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--experimental-rerun"}  # --resolve is a flag
+
+
+class NotComposed(UserError):
+    """The overrides do not compose into a config at all (so --cfg has nothing to print)."""
 
 
 def _overrides(args: list[str]) -> tuple[list[str], bool]:
@@ -42,7 +46,7 @@ def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
-        raise UserError(_first_line(exc)) from None
+        raise NotComposed(_first_line(exc)) from None
     if not multirun:
         return [overrides]
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
@@ -102,7 +106,7 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         return compose(config_name=name, overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         # The keys an unknown-key message lists need a second compose: only paid on failure.
-        raise UserError(_explain(exc, _base(name, overrides))) from None
+        raise NotComposed(_explain(exc, _base(name, overrides))) from None
 
 
 def precheck(command: str, args: list[str]) -> None:
