@@ -47,7 +47,8 @@ def test_evaluate_keys_have_descriptions():
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 def test_help_gives_every_key_its_default_and_meaning_on_one_line(tmp_path, command):
-    res = run_cli(command, "optimizer=sgd", "--help", cwd=tmp_path) if command == "train" else run_cli(command, "--help", cwd=tmp_path)
+    args = ["optimizer=sgd"] if command == "train" else []
+    res = run_cli(command, *args, "--help", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     section = res.stdout.split("== Config (KEY=DEFAULT  what it does) ==", 1)[1].split("\n\n", 1)[0]
     lines = section.strip("\n").splitlines()
