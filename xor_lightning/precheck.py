@@ -92,6 +92,12 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
     if m:
         key = m.group(1)
         parent = key.rpartition(".")[0]
+        if parent == "optimizer" and base is not None:  # not an argument of this optimizer at all: say so
+            from xor_lightning.checks import unknown_optimizer_argument
+
+            message = unknown_optimizer_argument(str(OmegaConf.select(base, "optimizer._target_")), key.split(".", 1)[1])
+            if message:
+                return message
         valid = _keys_under(base, parent) if base is not None else ""
         where = f"valid keys{' under ' + parent if parent else ''}: {valid}; " if valid else ""
         return f"{key} is not a config key; {where}to add a new key use +{key}=VALUE"
