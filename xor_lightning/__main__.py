@@ -88,6 +88,10 @@ def _run(command: str, rest: list[str]) -> int:
     from xor_lightning.precheck import NotComposed, precheck
 
     show_config = bool(_SHOW_CONFIG.intersection(rest))
+    if show_config and {"-m", "--multirun"}.intersection(rest):
+        # Hydra answers this with a traceback; say it in one line.
+        print("error: --cfg shows one job's config: leave out -m (and give one value per key)", file=sys.stderr)
+        return 2
     problem = None
     try:
         if not _NO_PRECHECK.intersection(rest):

@@ -160,9 +160,24 @@ def _check_run_folder(cfg: DictConfig, multirun: bool) -> None:
         resume_path(cfg, ckpt)
 
 
+def _check_launcher(cfg: DictConfig) -> None:
+    """A SLURM launcher needs SLURM: without sbatch it would fail after making the sweep folder."""
+    import shutil
+
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_") or "")
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if target.endswith(".SlurmLauncher") and missing:
+        raise UserError(
+            f"hydra/launcher=submitit_slurm needs SLURM ({' and '.join(missing)} not on this machine's PATH): "
+            "run the sweep on the cluster's login node, or try it here with hydra/launcher=submitit_local"
+        )
+
+
 def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
     from xor_lightning.devices import choose_accelerator
 
+    if multirun:
+        _check_launcher(cfg)
     if command == "train":
         from xor_lightning.checks import check_train_config
         from xor_lightning.train import _trainer_args, torch_threads
