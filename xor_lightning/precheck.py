@@ -86,7 +86,7 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
     if isinstance(exc, MissingConfigException) and exc.options is not None:
         m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
         if m:
-            hint = "; launchers come with: pip install 'xor-lightning[sweeps]'" if m.group(1) == "hydra/launcher" else ""
+            hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if m.group(1) == "hydra/launcher" else ""
             return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}{hint}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if m:
