@@ -34,7 +34,7 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
     res = run_cli("train", "--help", cwd=tmp_path)
     assert res.returncode == 0
     for text in ("loss: bce, bce_with_logits, l1, mse, smooth_l1", "optimizer: adagrad, adam, adamw, rmsprop, sgd",
-                 "device: auto, cpu, cuda, mps", "max_epochs: 1000"):
+                 "device: auto, cpu, cuda, mps", "trainer.max_epochs=1000"):
         assert text in res.stdout, text
     res = run_cli("evaluate", "--help", cwd=tmp_path)
     assert res.returncode == 0 and "checkpoint=PATH" in res.stdout

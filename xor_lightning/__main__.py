@@ -26,10 +26,12 @@ examples:
   python -m xor_lightning train -m optimizer=sgd,adam seeds=100
   python -m xor_lightning evaluate checkpoint=checkpoints/<run>/best.ckpt
 
-'python -m xor_lightning COMMAND --help' lists that command's options."""
+'python -m xor_lightning COMMAND --help' lists that command's options; --version the version.
+Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (README: "Shell completion")."""
 
 COMMANDS = ("train", "evaluate")
 _NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
+_SHOW_CONFIG = {"--cfg", "-c"}
 
 
 def _new_run_id() -> str:
@@ -37,15 +39,35 @@ def _new_run_id() -> str:
     return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("xor-lightning")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH without pip install
+        return "unknown (not installed; pip install -e . from the checkout)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if argv[0] in ("--version", "-V"):
+        print(f"xor-lightning {version()}")
+        return 0
+    if argv[0] in ("-sc", "--shell-completion"):
+        # Hydra's installed completion calls `xor-lightning -sc query=bash`: no command word yet.
+        from xor_lightning.completion import shell_completion
+
+        return shell_completion(argv[1:], COMMANDS)
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
+    if _NO_PRECHECK.intersection(rest):
+        return _run(command, rest)  # help, info, completion: no run, so no run id (and no torch import)
     # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
     fresh_id = _new_run_id()
     from xor_lightning.resume import run_id_from_args
@@ -63,8 +85,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(command: str, rest: list[str]) -> int:
     from xor_lightning.errors import UserError
-    from xor_lightning.precheck import precheck
+    from xor_lightning.precheck import NotComposed, precheck
 
+    show_config = bool(_SHOW_CONFIG.intersection(rest))
+    if show_config and {"-m", "--multirun"}.intersection(rest):
+        # Hydra answers this with a traceback; say it in one line.
+        print("error: --cfg shows one job's config: leave out -m (and give one value per key)", file=sys.stderr)
+        return 2
+    problem = None
     try:
         if not _NO_PRECHECK.intersection(rest):
             jobs = precheck(command, rest)
@@ -72,13 +100,23 @@ def _run(command: str, rest: list[str]) -> int:
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-    from xor_lightning import cli
+        if not show_config or isinstance(exc, NotComposed):
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        problem = exc  # --cfg: print the config first, then say what is wrong with it
 
     sys.argv = [f"xor-lightning {command}", *rest]
-    cli.ENTRY_POINTS[command]()
+    if show_config or _NO_PRECHECK.intersection(rest):
+        from xor_lightning.config_app import config_app  # answers without importing torch
+
+        config_app(command)()
+    else:
+        from xor_lightning import cli
+
+        cli.ENTRY_POINTS[command]()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return problem.exit_code
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from xor_lightning.devices import CHOICES as DEVICES
 from xor_lightning.errors import UserError
@@ -61,8 +61,65 @@ def check_model(model: DictConfig | dict) -> None:
     _number("model.init_std", model["init_std"], 0.0)
 
 
+def _optimizer_arguments(target: str) -> dict[str, Any]:
+    """``{argument: default}`` of a torch.optim class, its ``params`` left out."""
+    import inspect
+
+    import torch
+
+    cls = getattr(torch.optim, target.rsplit(".", 1)[-1])
+    params = inspect.signature(cls.__init__).parameters
+    return {k: p.default for k, p in params.items() if k not in ("self", "params")}
+
+
+def unknown_optimizer_argument(target: str, key: str) -> str | None:
+    """The one-line message for ``optimizer.<key>`` when the chosen class has no such argument."""
+    if target not in OPTIMIZERS:
+        return None
+    args = _optimizer_arguments(target)
+    if key in args:
+        return None
+    name = OPTIMIZERS[target]
+    having = [short for t, short in OPTIMIZERS.items() if key in _optimizer_arguments(t)]
+    if having:
+        return (f"optimizer.{key}: {target} (optimizer={name}) has no argument {key}; "
+                f"optimizers with {key}: {', '.join(having)} (e.g. optimizer={having[0]} optimizer.{key}=...)")
+    return f"optimizer.{key} is not an argument of {target} (optimizer={name}); valid: {', '.join(args)}"
+
+
+def _check_argument_type(key: str, value: Any, default: Any) -> None:
+    """The type torch expects, judged by the argument's default (bool, number, pair, or bool-or-null)."""
+    if isinstance(default, bool):
+        _bool(key, value)
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{key}={_yaml(value)} is not valid; expected a number")
+    elif isinstance(default, tuple):
+        items = list(value) if isinstance(value, (list, tuple, ListConfig)) else None
+        if items is None or len(items) != len(default) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+            example = "[" + ",".join(str(d) for d in default) + "]"
+            raise UserError(f"{key}={_yaml(value)} is not valid; expected a list of {len(default)} numbers, e.g. {example}")
+    elif default is None and value is not None and not isinstance(value, bool):
+        raise UserError(f"{key}={_yaml(value)} is not valid; expected true, false or null")
+
+
+def _yaml(value: Any) -> str:
+    """A value as it is typed on the command line (null, not None)."""
+    return "null" if value is None else repr(value)
+
+
 def check_optimizer(opt: DictConfig) -> None:
     _choice("optimizer._target_", opt.get("_target_"), OPTIMIZERS)
+    # Every argument against the class's own signature, before the range checks below read them.
+    args = _optimizer_arguments(opt._target_)
+    for key in opt:
+        if str(key).startswith("_"):
+            continue
+        message = unknown_optimizer_argument(opt._target_, str(key))
+        if message:
+            raise UserError(message)
+        _check_argument_type(f"optimizer.{key}", opt[key], args[key])
     _number("optimizer.lr", opt.get("lr"), 0.0)
     for key in ("weight_decay", "momentum", "dampening", "lr_decay", "initial_accumulator_value"):
         if key in opt:

@@ -14,6 +14,9 @@ def quiet_lightning() -> None:
         logger.handlers.clear()
         logger.propagate = True
         logger.setLevel(logging.WARNING)
+    # Except what the user asked for: +trainer.profiler=simple|advanced reports its summary at INFO.
+    logging.getLogger("pytorch_lightning.profilers").setLevel(logging.INFO)
+    logging.getLogger("lightning.pytorch.profilers").setLevel(logging.INFO)
     # A 4-row table needs no workers, so these hints are noise.
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*The number of training batches.*")

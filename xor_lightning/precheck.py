@@ -20,7 +20,11 @@ from xor_lightning.config_dir import config_dir
 from xor_lightning.errors import UserError
 
 _MULTIRUN = {"-m", "--multirun"}
-_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--resolve", "--experimental-rerun"}
+_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--experimental-rerun"}  # --resolve is a flag
+
+
+class NotComposed(UserError):
+    """The overrides do not compose into a config at all (so --cfg has nothing to print)."""
 
 
 def _overrides(args: list[str]) -> tuple[list[str], bool]:
@@ -42,7 +46,7 @@ def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
-        raise UserError(_first_line(exc)) from None
+        raise NotComposed(_first_line(exc)) from None
     if not multirun:
         return [overrides]
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
@@ -82,12 +86,18 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
     if isinstance(exc, MissingConfigException) and exc.options is not None:
         m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
         if m:
-            hint = "; launchers come with: pip install 'xor-lightning[sweeps]'" if m.group(1) == "hydra/launcher" else ""
+            hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if m.group(1) == "hydra/launcher" else ""
             return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}{hint}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if m:
         key = m.group(1)
         parent = key.rpartition(".")[0]
+        if parent == "optimizer" and base is not None:  # not an argument of this optimizer at all: say so
+            from xor_lightning.checks import unknown_optimizer_argument
+
+            message = unknown_optimizer_argument(str(OmegaConf.select(base, "optimizer._target_")), key.split(".", 1)[1])
+            if message:
+                return message
         valid = _keys_under(base, parent) if base is not None else ""
         where = f"valid keys{' under ' + parent if parent else ''}: {valid}; " if valid else ""
         return f"{key} is not a config key; {where}to add a new key use +{key}=VALUE"
@@ -102,7 +112,7 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         return compose(config_name=name, overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         # The keys an unknown-key message lists need a second compose: only paid on failure.
-        raise UserError(_explain(exc, _base(name, overrides))) from None
+        raise NotComposed(_explain(exc, _base(name, overrides))) from None
 
 
 def precheck(command: str, args: list[str]) -> int:
@@ -153,9 +163,24 @@ def _check_run_folder(cfg: DictConfig, multirun: bool) -> None:
         resume_path(cfg, ckpt)
 
 
+def _check_launcher(cfg: DictConfig) -> None:
+    """A SLURM launcher needs SLURM: without sbatch it would fail after making the sweep folder."""
+    import shutil
+
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_") or "")
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if target.endswith(".SlurmLauncher") and missing:
+        raise UserError(
+            f"hydra/launcher=submitit_slurm needs SLURM ({' and '.join(missing)} not on this machine's PATH): "
+            "run the sweep on the cluster's login node, or try it here with hydra/launcher=submitit_local"
+        )
+
+
 def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
     from xor_lightning.devices import choose_accelerator
 
+    if multirun:
+        _check_launcher(cfg)
     if command == "train":
         from xor_lightning.checks import check_train_config
         from xor_lightning.train import _trainer_args, torch_threads
@@ -163,6 +188,11 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
         check_train_config(cfg)
         _trainer_args(cfg.trainer)
         torch_threads(cfg)
+        from xor_lightning.extra_callbacks import check_callbacks
+        from xor_lightning.loggers import check_loggers
+
+        check_loggers(cfg)
+        check_callbacks(cfg)
         choose_accelerator(cfg.device.accelerator, key="device")
         _check_run_folder(cfg, multirun)
     else:

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Timer
-from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.callbacks.progress import ProgressBar
 
 from xor_lightning.atomic_io import AtomicCheckpointIO, atomic_write_text
 from xor_lightning.block import GradClip, LoopPlan
@@ -26,11 +26,13 @@ from xor_lightning.devices import choose_accelerator
 from xor_lightning.divergence import Diverged
 from xor_lightning.errors import UserError
 from xor_lightning.evaluation import Evaluation, evaluate_module, report
+from xor_lightning.extra_callbacks import build_callbacks
 from xor_lightning.facts import StopRule
 from xor_lightning.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.lightning_logging import quiet_lightning
+from xor_lightning.loggers import build_loggers, log_run_summary
 from xor_lightning.module import XORModule
-from xor_lightning.progress import EpochProgressBar, progress_callbacks
+from xor_lightning.progress import progress_callbacks
 from xor_lightning.resume import RunInfo, resume_path, task_overrides
 from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
 from xor_lightning.run_report import write_report
@@ -42,7 +44,8 @@ log = logging.getLogger(__name__)
 _NO_VALIDATION_CADENCE = "every epoch is evaluated on the whole table inside its block; there is no separate validation cadence"
 _OWN_TRAINER_ARGS = {
     "accelerator": "use device=", "devices": "use device=", "precision": "use device.precision",
-    "logger": "use paths.log_dir", "callbacks": "use early_stop / checkpoint / visuals", "default_root_dir": "use paths.*",
+    "logger": "use logger=tensorboard|csv|mlflow", "callbacks": "use callbacks.NAME (callbacks=lr_monitor)",
+    "default_root_dir": "use paths.*",
     "max_steps": "steps are hidden inside blocks of epochs; use trainer.max_epochs (table epochs)",
     "min_steps": "steps are hidden inside blocks of epochs; use trainer.min_epochs (table epochs)",
     "check_val_every_n_epoch": _NO_VALIDATION_CADENCE, "val_check_interval": _NO_VALIDATION_CADENCE,
@@ -119,18 +122,18 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
         best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
         StopOnInterrupt(), RunInfo(paths.name, cfg),
         VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms),
-        *progress_callbacks(cfg.progress, int(cfg.trainer.max_epochs)),
     ]
-    logger = TensorBoardLogger(
-        save_dir=paths.log_root, name=paths.name, version="", default_hp_metric=False
-    )
+    user = build_callbacks(cfg)  # the user's own (callbacks: in train.yaml), after ours
+    if not any(isinstance(c, ProgressBar) for c in user):  # a user's own progress bar replaces ours
+        callbacks.extend(progress_callbacks(cfg.progress, int(cfg.trainer.max_epochs)))
+    callbacks.extend(user)
     trainer = pl.Trainer(
         accelerator=accelerator, devices=1, precision=cfg.device.precision,
-        logger=logger, callbacks=callbacks, default_root_dir=paths.output_dir,
+        logger=build_loggers(cfg, paths), callbacks=callbacks, default_root_dir=paths.output_dir,
         # Lightning counts blocks; the module counts table epochs and stops at trainer.max_epochs.
         max_epochs=-1, min_epochs=None,
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
-        enable_progress_bar=any(isinstance(c, EpochProgressBar) for c in callbacks),
+        enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
         **_trainer_args(cfg.trainer),
     )
@@ -262,15 +265,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "fit_seconds": round(fit_seconds, 3),
         "visuals_seconds": round(visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
     }
-    trainer.logger.log_hyperparams(
-        hparams_for_tensorboard(cfg),
+    log_run_summary(
+        trainer.loggers, hparams_for_tensorboard(cfg),
         {
             "hp/success_rate": metrics["success_rate"],
             "hp/epochs_to_solve_median": _nan_if_none(metrics["epochs_to_solve"]["median"]),
             "hp/final_loss": metrics["final_loss"],
         },
+        step=epochs,
     )
-    trainer.logger.finalize("success")
     metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
     write_outputs(paths, metrics, ev)
     if cfg.visuals.report:
