@@ -1,15 +1,18 @@
-"""How fast is a population run? All sides measured in one run, printed side by side as ratios.
+"""How fast is a population run? Every side measured in one run, printed side by side as ratios.
 
-    python benchmarks/speed.py                      # seeds=10000, hidden [8], 1000 full-batch epochs
-    python benchmarks/speed.py --seeds 1000 --epochs 200 --sample 5   # a quick look
+    python benchmarks/speed.py                                # populations, default run, memory
+    python benchmarks/speed.py --baseline ../baseline        # also experiment=forum_sweep vs that checkout
+    python benchmarks/speed.py --seeds 100 --epochs 200 --sample 5 --repeats 1   # a quick look
 
 Sides (same math everywhere: tanh MLP 2-8-1, BCE on logits, Adam lr 0.05, full batch, no early stop):
-  ours        python -m xor_lightning train ... (a subprocess; fit time from its metrics.json),
-              as it comes (visuals on), with visuals off, and also with checkpoints considered once
+  ours        python -m xor_lightning train ... as it comes (pictures, checkpoints, logging at their
+              defaults), a subprocess; fit time from its metrics.json
   bare        Population + member_losses + torch.optim in a plain loop: the floor
   one-by-one  nn.Sequential trained seed after seed with a plain PyTorch loop (a sample, scaled)
-plus: building a population, peak memory of seeds=100000, the default single run vs importing Lightning.
-Not a test: timings depend on the machine and on what else runs on it.
+  sweep       python -m xor_lightning train -m experiment=forum_sweep, this checkout vs --baseline
+  default     python -m xor_lightning train (whole process) vs python -c "import pytorch_lightning"
+Every side uses the same torch thread count (--threads; the app's torch_threads). Each timing is the
+best of --repeats. Not a test: timings depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -34,21 +37,18 @@ from xor_lightning.losses import member_losses  # noqa: E402
 from xor_lightning.nets import Population  # noqa: E402
 
 LR = 0.05
-# "Numbers only": no TensorBoard images, histograms or report (README: visuals cost).
-NO_VISUALS = ["visuals.images=false", "visuals.histograms=false", "visuals.report=false"]
 
 
-def bare_loop(seeds: int, epochs: int) -> tuple[float, float]:
-    """(seconds to build, seconds to train) for the batched population without Lightning."""
+def bare_loop(seeds: int, epochs: int) -> float:
+    """Seconds to build and train the batched population without Lightning (the floor)."""
     start = time.perf_counter()
     pop = Population(seeds, [8], "tanh", "pytorch", 1.0, seed=0)
     opt = torch.optim.Adam(pop.parameters(), lr=LR)
-    built = time.perf_counter()
     for _ in range(epochs):
         opt.zero_grad(set_to_none=True)
         member_losses("bce_with_logits", pop(INPUTS), TARGETS).sum().backward()
         opt.step()
-    return built - start, time.perf_counter() - built
+    return time.perf_counter() - start
 
 
 def one_by_one(sample: int, epochs: int) -> float:
@@ -66,77 +66,96 @@ def one_by_one(sample: int, epochs: int) -> float:
     return time.perf_counter() - start
 
 
-def run_cli(args: list[str], cwd: Path) -> tuple[float, int]:
-    """(wall seconds, peak RSS in MiB) of ``python -m xor_lightning ARGS`` run in ``cwd``."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def run(args: list[str], cwd: Path, code: Path = REPO) -> tuple[float, int]:
+    """(wall seconds, peak RSS in MiB) of ``python ARGS`` in ``cwd`` with ``code`` importable."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    env.pop("XOR_LIGHTNING_RUN_ID", None)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "xor_lightning", *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (ru_maxrss in KiB on Linux)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: xor_lightning {' '.join(args)}\n{proc.stderr.read().decode()[-2000:]}")
+        raise SystemExit(f"failed: python {' '.join(args)}\n{proc.stderr.read().decode()[-2000:]}")
     return wall, usage.ru_maxrss // 1024
 
 
-def python_wall(code: str) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
-    return time.perf_counter() - start
-
-
-def ours(seeds: int, epochs: int, cwd: Path, run_id: str, extra: list[str] = ()) -> dict:
-    args = ["train", f"seeds={seeds}", "model.hidden=[8]", "model.activation=tanh", "loss=bce_with_logits",
-            "optimizer=adam", f"optimizer.lr={LR}", "early_stop.enabled=false", f"trainer.max_epochs={epochs}",
-            f"run_id={run_id}", *extra]
-    wall, rss = run_cli(args, cwd)
+def ours(seeds: int, epochs: int, cwd: Path, run_id: str, threads: int) -> dict:
+    args = ["-m", "xor_lightning", "train", f"seeds={seeds}", "model.hidden=[8]", "model.activation=tanh",
+            "loss=bce_with_logits", "optimizer=adam", f"optimizer.lr={LR}", "early_stop.enabled=false",
+            f"trainer.max_epochs={epochs}", f"run_id={run_id}", f"torch_threads={threads}"]
+    wall, rss = run(args, cwd)
     metrics = json.loads((cwd / "outputs" / run_id / "metrics.json").read_text())
     return {"process_s": wall, "rss_mib": rss, **metrics}
 
 
+def best_of(repeats: int, measure, *args) -> float:
+    return min(measure(*args) for _ in range(repeats))
+
+
+def populations(args, cwd: Path) -> None:
+    e = args.epochs
+    print(f"\n== populations: hidden [8], {e} full-batch epochs, early stop off, everything else as it comes ==")
+    print(f"{'seeds':>7s} {'bare loop s':>12s} {'ours fit s':>11s} {'ours/bare':>10s} {'pictures s':>11s}")
+    for k in args.populations:
+        bare = best_of(args.repeats, bare_loop, k, e)
+        app = [ours(k, e, cwd, f"p{k}-{i}", args.threads) for i in range(args.repeats)]
+        fit = min(a["fit_seconds"] for a in app)
+        print(f"{k:7d} {bare:12.2f} {fit:11.2f} {fit / bare:9.2f}x {min(a['visuals_seconds'] for a in app):11.2f}"
+              + ("   (target <= 1.5x)" if k == max(args.populations) else ""))
+        if k == max(args.populations):
+            alone = one_by_one(args.sample, e) * k / args.sample
+            print(f"one seed at a time ({args.sample} timed, scaled to {k}): {alone:.1f} s; "
+                  f"ours is {alone / fit:.0f}x faster (target >= 300x)")
+
+
+def default_run(args, cwd: Path) -> None:
+    print(f"\n== default run: whole process, best of {args.repeats}, interleaved ==")
+    walls, imports = [], []
+    for i in range(args.repeats):
+        walls.append(run(["-m", "xor_lightning", "train", f"run_id=d{i}", f"torch_threads={args.threads}"], cwd)[0])
+        imports.append(run(["-c", "import pytorch_lightning"], cwd)[0])
+    print(f"python -m xor_lightning train: {min(walls):.2f} s; python -c 'import pytorch_lightning': {min(imports):.2f} s; "
+          f"ratio {min(walls) / min(imports):.2f}x (target <= 1.3x)")
+
+
+def sweep(args, cwd: Path) -> None:
+    print(f"\n== experiment=forum_sweep (30 jobs x 1000 seeds x 1000 epochs), torch_threads={args.threads} ==")
+    times = {}
+    for name, code in (("this checkout", REPO), ("baseline", Path(args.baseline).resolve())):
+        command = ["-m", "xor_lightning", "train", "-m", "experiment=forum_sweep", f"torch_threads={args.threads}"]
+        folder = cwd / name.replace(" ", "_")
+        folder.mkdir()
+        times[name] = run(command, folder, code)[0]
+        print(f"{name:14s} ({code}): {times[name]:.1f} s", flush=True)
+    print(f"this checkout is {times['baseline'] / times['this checkout']:.1f}x faster (target >= 5x)")
+
+
+def memory(args, cwd: Path) -> None:
+    build = best_of(3, bare_loop, 10_000, 0)
+    big = ours(args.big, 20, cwd, "big", args.threads)
+    print(f"\nbuild a 10000-seed population: {build:.2f} s; seeds={args.big}, 20 epochs: peak RSS {big['rss_mib']} MiB "
+          f"(target < 4096), process {big['process_s']:.1f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=10_000)
+    ap.add_argument("--populations", type=int, nargs="+", default=[100, 1000, 10_000])
     ap.add_argument("--epochs", type=int, default=1000)
     ap.add_argument("--sample", type=int, default=20, help="seeds timed one by one (then scaled)")
     ap.add_argument("--big", type=int, default=100_000, help="population whose peak memory is measured")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads on every side")
+    ap.add_argument("--repeats", type=int, default=3, help="each timing is the best of this many")
+    ap.add_argument("--baseline", help="a checkout of the version to compare experiment=forum_sweep against")
     args = ap.parse_args()
-    k, e = args.seeds, args.epochs
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, seeds={k}, hidden [8], {e} epochs")
-
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        build_s = min(bare_loop(k, 0)[0] for _ in range(3))
-        bare_build, bare_train = bare_loop(k, e)
-        bare = bare_build + bare_train
-        alone = one_by_one(args.sample, e) * k / args.sample
-        app = ours(k, e, cwd, "bench")
-        app_nov = ours(k, e, cwd, "bench-nov", NO_VISUALS)
-        app_ck = ours(k, e, cwd, "bench-ck", [*NO_VISUALS, f"checkpoint.every_n_epochs={e}"])
-        big = ours(args.big, 20, cwd, "bench-big")
-        default_s, _ = run_cli(["train", "run_id=bench-default"], cwd)
-        import_s = python_wall("import pytorch_lightning")
-
-    rows = [
-        ("bare batched loop (floor)", bare),
-        ("xor_lightning train (fit)", app["fit_seconds"]),
-        ("  same, visuals off", app_nov["fit_seconds"]),
-        ("  same, visuals off, checkpoints considered once", app_ck["fit_seconds"]),
-        (f"one seed at a time ({args.sample} timed, scaled)", alone),
-    ]
-    print(f"\n{'side':45s} {'seconds':>9s} {'member-epochs/s':>16s} {'vs ours':>8s}")
-    for name, secs in rows:
-        print(f"{name:45s} {secs:9.2f} {k * e / secs:16.3g} {secs / app['fit_seconds']:8.2f}")
-    print(f"\nours / bare loop: {app['fit_seconds'] / bare:.2f}x (target <= 1.5x); visuals off: "
-          f"{app_nov['fit_seconds'] / bare:.2f}x; also checkpoints considered once: {app_ck['fit_seconds'] / bare:.2f}x")
-    print(f"one-at-a-time / ours: {alone / app['fit_seconds']:.0f}x faster (target >= 300x); visuals off: "
-          f"{alone / app_nov['fit_seconds']:.0f}x; also checkpoints considered once: {alone / app_ck['fit_seconds']:.0f}x")
-    print(f"ours, visuals_seconds (TensorBoard images and histograms, part of fit): {app['visuals_seconds']:.2f} s")
-    print(f"ours, whole process (start, fit, evaluate, write): {app['process_s']:.2f} s")
-    print(f"build a {k}-seed population: {build_s:.3f} s (target < 1 s)")
-    print(f"seeds={args.big}, 20 epochs: peak RSS {big['rss_mib']} MiB (target < 4096), process {big['process_s']:.1f} s")
-    print(f"default single run (python -m xor_lightning train): {default_s:.2f} s; "
-          f"bare 'import pytorch_lightning': {import_s:.2f} s")
+        populations(args, cwd)
+        default_run(args, cwd)
+        memory(args, cwd)
+        if args.baseline:
+            sweep(args, cwd)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,21 @@ TRAIN_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("args,must_name", TRAIN_ROWS)
+# Settings the block loop owns: each refused with what to use instead.
+LOOP_ROWS = [
+    _row(["+trainer.check_val_every_n_epoch=0"], ["trainer.check_val_every_n_epoch", "every epoch is evaluated"]),
+    _row(["+trainer.enable_checkpointing=false"], ["trainer.enable_checkpointing", "best.ckpt"]),
+    _row(["+trainer.max_steps=5"], ["trainer.max_steps", "trainer.max_epochs"], pytest.mark.slow),
+    _row(["+trainer.gradient_clip_val=-1"], ["trainer.gradient_clip_val", ">= 0"]),
+    _row(["+trainer.gradient_clip_val=1", "+trainer.gradient_clip_algorithm=foo"],
+         ["trainer.gradient_clip_algorithm", "norm, value"], pytest.mark.slow),
+    _row(["device.precision=16-mixed"], ["device.precision=16-mixed", "coupling the population"]),
+    _row(["block_epochs=0"], ["block_epochs", ">= 1"], pytest.mark.slow),
+    _row(["progress.bar=maybe"], ["progress.bar", "auto, true, false"], pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("args,must_name", TRAIN_ROWS + LOOP_ROWS)
 def test_train_refuses(tmp_path, args, must_name):
     assert_refused(run_cli("train", *args, cwd=tmp_path), *must_name, cwd=tmp_path)
 
