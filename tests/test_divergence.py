@@ -42,6 +42,7 @@ def test_population_marks_diverged_members_and_keeps_metrics_finite(train_cfg, t
         rows = list(csv.DictReader(fh))
     diverged = [r for r in rows if r["diverged"] == "1"]
     assert len(diverged) == metrics["diverged"] and all(r["solved"] == "0" for r in diverged)
+    assert all(r["cause"] == "diverged" for r in diverged) and metrics["causes"]["diverged"] == metrics["diverged"]
     for name in ("best.ckpt", "last.ckpt"):
         _assert_finite_weights(torch.load(tmp_path / "checkpoints" / "test" / name, weights_only=True)["state_dict"], name)
     assert (load_checkpoint(metrics["last_checkpoint"]).facts.diverged_at >= 0).sum() == metrics["diverged"]

@@ -56,7 +56,8 @@ def test_population_reports_success_rate_and_epochs(train_cfg, tmp_path):
     assert lo <= metrics["success_rate"] <= hi
     assert not metrics["stopped_early"] and metrics["epochs_trained"] == 150
     rows = (tmp_path / "outputs" / "test" / "members.csv").read_text().splitlines()
-    assert rows[0] == "member,seed,solved,epochs_to_solve,best_epoch,final_loss,epochs_trained,diverged" and len(rows) == 51
+    assert rows[0] == "member,seed,solved,epochs_to_solve,best_epoch,final_loss,epochs_trained,diverged,cause,more_epochs"
+    assert len(rows) == 51
     assert sum(int(r.split(",")[2]) for r in rows[1:]) == metrics["solved"]
 
 

@@ -95,8 +95,9 @@ def _fmt_epochs(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def report(ev: Evaluation, member: int | None = None) -> list[str]:
-    """What a person reads after training or evaluating: population summary, one member's table."""
+def report(ev: Evaluation, member: int | None = None, diagnosis=None) -> list[str]:
+    """What a person reads after training or evaluating: population summary (with why members failed,
+    given a diagnosis.Diagnosis), one member's table."""
     s = ev.summary()
     member = ev.best_member() if member is None else member
     lines = []
@@ -110,6 +111,8 @@ def report(ev: Evaluation, member: int | None = None) -> list[str]:
             f"p90 {_fmt_epochs(e['p90'])}, max {_fmt_epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
             + (f"; diverged {s['diverged']} (loss became non-finite; counted as not solved)" if s["diverged"] else "")
         )
+        if diagnosis is not None and diagnosis.summary():
+            lines.append(f"not solved, by cause: {diagnosis.summary()}")
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
@@ -117,6 +120,10 @@ def report(ev: Evaluation, member: int | None = None) -> list[str]:
     first = int(ev.first_solved[member])
     when = f", first solved after {first} epochs" if bool(ev.solved[member]) and first > 0 else ""
     verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
+    cause = diagnosis.causes[member] if diagnosis is not None else ""
+    if cause and cause != "diverged":
+        more = diagnosis.more_epochs[member]
+        verdict += f" ({cause}{f': about {more} more epochs' if more is not None else ''})"
     if bool(ev.diverged[member]):
         verdict = f"DIVERGED in epoch {int(ev.diverged_at[member])} (loss became non-finite; weights reset to 0), NOT SOLVED"
     lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")

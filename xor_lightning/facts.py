@@ -45,6 +45,14 @@ class Seen:
     solved: torch.Tensor     # [K] bool
 
 
+TRAIL = 8  # loss samples kept per member for the diagnosis
+
+
+def trail_every(max_epochs: int) -> int:
+    """Sample the loss trail about 20 times over a run, so 8 samples span its last ~40%."""
+    return max(1, max_epochs // 20)
+
+
 def healthy_mean(values: torch.Tensor, diverged: torch.Tensor) -> torch.Tensor:
     """Mean over members that have not diverged, NaN once all have; no host sync."""
     healthy = ~diverged
@@ -61,6 +69,12 @@ class MemberFacts(nn.Module):
         self.register_buffer("stopped_at", never.clone())    # epoch it met the early stop
         self.register_buffer("best_epoch", never.clone())    # epoch of its lowest loss
         self.register_buffer("best_loss", torch.full((k,), float("inf")))
+        # Each member's loss at the last TRAIL sampled epochs (oldest first; NaN: not yet), so the
+        # diagnosis can tell a loss still falling steadily from one that has stopped moving.
+        self.register_buffer("trail_loss", torch.full((TRAIL, k), float("nan")))
+        self.register_buffer("trail_epoch", torch.full((TRAIL,), -1, dtype=torch.long))
+        # ... and its worst row's signed confidence (verdict.signed_confidence): solved once it is > 0.
+        self.register_buffer("trail_margin", torch.full((TRAIL, k), float("nan")))
         self.layers = len(net.weights)
         for j, (w, b) in enumerate(zip(net.weights, net.biases)):
             self.register_buffer(f"best_weight{j}", w.detach().clone())
@@ -81,8 +95,9 @@ class MemberFacts(nn.Module):
         """Members whose run is over: met the early stop, or diverged."""
         return (self.stopped_at >= 0) | (self.diverged_at >= 0)
 
-    def begin(self) -> None:
+    def begin(self, max_epochs: int) -> None:
         """Derive the masks ``observe`` keeps up to date (after loading or moving the buffers)."""
+        self.trail_every = trail_every(max_epochs)
         self._diverged = self.diverged
         self._active = ~self.done
         self._remaining = int(self._active.sum())
@@ -128,12 +143,19 @@ class MemberFacts(nn.Module):
             by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin)
             newly_stopped = by_margin.all(dim=1) & active
             self.stopped_at.masked_fill_(newly_stopped, epoch)
+        if epoch % self.trail_every == 0:
+            self._sample(epoch, losses, signed.min(dim=1).values)
         seen = Seen(healthy_mean(losses, diverged), rows.float().mean(), solved.float().mean(), losses, solved)
         counts = torch.stack([newly_diverged.sum(), newly_stopped.sum()]).tolist()  # the epoch's one host sync
         if counts[0] or counts[1]:
             self._diverged, self._active = diverged, active & ~newly_stopped
             self._remaining -= counts[0] + counts[1]
         return seen, (newly_diverged if counts[0] else None), (newly_stopped if counts[1] else None)
+
+    def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor) -> None:
+        for trail, value in ((self.trail_loss, losses), (self.trail_margin, worst)):
+            trail.copy_(torch.cat([trail[1:], value.detach().to(trail.dtype).unsqueeze(0)]))
+        self.trail_epoch.copy_(torch.cat([self.trail_epoch[1:], self.trail_epoch.new_tensor([epoch])]))
 
     @contextmanager
     def best_in_place(self, net: Population) -> Iterator[None]:

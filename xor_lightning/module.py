@@ -71,7 +71,7 @@ class XORModule(pl.LightningModule):
 
     def on_train_start(self) -> None:
         self._params = list(self.net.parameters())
-        self.facts.begin()
+        self.facts.begin(self.loop.max_epochs)
         # A resumed run: members that met the early stop hold their final weights (kept frozen).
         self._stopped = self.facts.stopped_at >= 0
         self._frozen = [p.detach().clone() for p in self._params] if bool(self._stopped.any()) else None

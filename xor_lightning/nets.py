@@ -139,6 +139,16 @@ class Population(nn.Module):
                     return h
         return h
 
+    def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's pre-activation ``[K, N, width]`` (hidden layers, then the output's logits):
+        what the diagnosis reads to find dead or saturated units."""
+        pre, h = [], x
+        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
+            pre.append(z)
+            h = self.activation(z) if j < len(self.weights) - 1 else z
+        return pre
+
     def member_state(self, i: int) -> dict[str, torch.Tensor]:
         """Member i's weights under nn.Sequential(Linear, act, Linear, ...) names."""
         state = {}

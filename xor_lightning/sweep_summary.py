@@ -23,10 +23,13 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from xor_lightning.causes import CAUSES
 from xor_lightning.stats import wilson_interval
 
+# Why members failed (diagnosis.py): a column per cause.
+CAUSE_COLUMNS = [c.replace(" ", "_") for c in CAUSES]
 STAT_COLUMNS = ["status", "solved", "seeds", "success_rate", "ci95_low", "ci95_high",
-                "epochs_median", "epochs_p90", "final_loss", "wall_s"]
+                "epochs_median", "epochs_p90", "final_loss", "wall_s", *CAUSE_COLUMNS]
 
 
 class SweepSummary(Callback):
@@ -87,6 +90,7 @@ def job_row(job_dir: Path) -> dict[str, Any]:
         "success_rate": m["success_rate"], "ci95_low": lo, "ci95_high": hi,
         "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
         "final_loss": m["final_loss"], "wall_s": m.get("wall_seconds", m.get("fit_seconds")),
+        **{c.replace(" ", "_"): n for c, n in m.get("causes", {}).items()},
     }
 
 
@@ -139,7 +143,9 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
-    head = ["job", *keys, "solved/seeds", "success rate [95% CI]", "median epochs", "p90 epochs", "mean final loss", "wall s"]
+    causes = [c for c in CAUSE_COLUMNS if any(r.get(c) for r in rows)]  # only causes some job has
+    head = ["job", *keys, "solved/seeds", "success rate [95% CI]", "median epochs", "p90 epochs", "mean final loss",
+            "wall s", *(c.replace("_", " ") for c in causes)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["job"], *(r[k] for k in keys)]
@@ -148,9 +154,10 @@ def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
                 f"{r['solved']}/{r['seeds']}" + (" (all diverged)" if r["status"] == "diverged" else ""),
                 f"{r['success_rate']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
                 _fmt(r["epochs_median"]), _fmt(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
+                *(str(r.get(c, "-")) for c in causes),
             ]
         else:
-            cells += [r["status"], "-", "-", "-", "-", "-"]
+            cells += [r["status"], "-", "-", "-", "-", "-", *("-" for _ in causes)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 

@@ -23,6 +23,7 @@ from xor_lightning.checkpoints import load_checkpoint
 from xor_lightning.checks import check_train_config
 from xor_lightning.data import TruthTableDataModule
 from xor_lightning.devices import choose_accelerator
+from xor_lightning.diagnosis import Diagnosis, diagnose
 from xor_lightning.divergence import Diverged
 from xor_lightning.errors import UserError
 from xor_lightning.evaluation import Evaluation, evaluate_module, report
@@ -159,26 +160,29 @@ def _nan_if_none(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
-MEMBER_COLUMNS = ["member", "seed", "solved", "epochs_to_solve", "best_epoch", "final_loss", "epochs_trained", "diverged"]
+MEMBER_COLUMNS = ["member", "seed", "solved", "epochs_to_solve", "best_epoch", "final_loss", "epochs_trained",
+                  "diverged", "cause", "more_epochs"]
 
 
-def members_csv(ev: Evaluation) -> str:
-    """One row per member: its own run's facts, as a lone run of its seed would report them."""
+def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
+    """One row per member: its own run's facts, as a lone run of its seed would report them, and
+    why it failed if it did."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(MEMBER_COLUMNS)
-    for i, (solved, first, best, loss, trained, diverged) in enumerate(zip(
+    for i, (solved, first, best, loss, trained, diverged, cause, more) in enumerate(zip(
         ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
-        ev.epochs_trained.tolist(), ev.diverged.tolist(),
+        ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs,
     )):
         writer.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "",
-                         best if best > 0 else "", f"{loss:.6g}", trained, int(diverged)])
+                         best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause,
+                         "" if more is None else more])
     return out.getvalue()
 
 
-def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation) -> None:
+def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation, diagnosis: Diagnosis) -> None:
     atomic_write_text(paths.output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    atomic_write_text(paths.output_dir / "members.csv", members_csv(ev))
+    atomic_write_text(paths.output_dir / "members.csv", members_csv(ev, diagnosis))
 
 
 def _resume_hint(epochs: int, last: str) -> str:
@@ -251,10 +255,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     best_module = load_checkpoint(best, "cpu", key="best checkpoint")
     # Predictions of each member's best weights; the per-epoch facts of the whole run.
     ev = evaluate_module(best_module, module.facts.cpu(), epochs)
+    diagnosis = diagnose(module, ev.solved, ev.diverged)
     reason = stop_reason(trainer, module, int(cfg.trainer.max_epochs))
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
+        "causes": diagnosis.counts(),  # why the members that did not solve it failed (diagnosis.py)
         "epochs_trained": epochs,
         "stop_reason": reason,
         "stopped_early": reason == "all_solved",
@@ -273,12 +279,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "hp/final_loss": metrics["final_loss"],
         },
         step=epochs,
+        # The fraction of members that failed for each cause, at the last epoch.
+        extra={f"diagnosis/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
     )
     metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
-    write_outputs(paths, metrics, ev)
+    write_outputs(paths, metrics, ev, diagnosis)
     if cfg.visuals.report:
         log.info(f"report {write_report(paths.output_dir / 'report.png', best_module, ev, visuals.history, paths.name)}")
-    for line in report(ev):
+    for line in report(ev, diagnosis=diagnosis):
         log.info(line)
     if reason == "diverged":
         raise Diverged(_diverged_message(cfg, ev, metrics), metrics)

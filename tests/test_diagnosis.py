@@ -1,0 +1,82 @@
+"""Why a seed fails: each cause on a run built to show it (the classic cases), and the prediction
+behind "still learning" tested by giving those members more epochs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+
+import pytest
+
+from xor_lightning.train import train
+
+QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false", "torch_threads=1")
+# The forum thread's setting: ReLU [5], MSE, plain SGD at lr 0.03, full batch, 1000 epochs.
+FORUM_SGD = ("model.hidden=[5]", "model.activation=relu", "loss=mse", "optimizer=sgd", "optimizer.lr=0.03",
+             "early_stop.enabled=false")
+
+
+def _members(tmp_path, run_id: str = "test") -> list[dict]:
+    with open(tmp_path / "outputs" / run_id / "members.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _causes(tmp_path, run_id: str = "test") -> Counter:
+    return Counter(r["cause"] for r in _members(tmp_path, run_id) if r["solved"] == "0")
+
+
+@pytest.mark.parametrize(
+    "overrides, cause, share",
+    [
+        # No activation: an affine function of the inputs, whatever the depth.
+        (("model.activation=identity", "model.hidden=[4,4]", "trainer.max_epochs=300", "seeds=20"), "linear", 1.0),
+        # The init-scale study's smallest std: sigmoid units all at 1/2, the output at the constant guess.
+        (("model.hidden=[2]", "model.activation=sigmoid", "model.init=normal", "model.init_std=0.05", "optimizer=sgd",
+          "optimizer.lr=0.1", "early_stop.enabled=false", "trainer.max_epochs=2000", "seeds=50"), "plateau", 1.0),
+        # Two ReLU units: most failures have a unit (or the rows of both classes) switched off for good.
+        (("model.hidden=[2]", "model.activation=relu", "trainer.max_epochs=300", "seeds=100"), "dead", 0.7),
+        # Huge initial weights: sigmoid units pinned at 0 or 1 on every row.
+        (("model.hidden=[2]", "model.activation=sigmoid", "model.init=normal", "model.init_std=21.1", "optimizer=sgd",
+          "optimizer.lr=0.1", "early_stop.enabled=false", "trainer.max_epochs=2000", "seeds=100"), "saturated", 0.7),
+        # Two tanh units with Adam: the classic stuck state, two rows at p = 1/2, three rows "right".
+        (("model.hidden=[2]", "trainer.max_epochs=1000", "seeds=100"), "local minimum", 0.9),
+    ],
+    ids=["linear", "plateau", "dead", "saturated", "local_minimum"],
+)
+def test_each_cause_on_a_run_built_to_show_it(train_cfg, tmp_path, overrides, cause, share):
+    metrics = train(train_cfg(*overrides, *QUIET))
+    causes = _causes(tmp_path)
+    failed = metrics["seeds"] - metrics["solved"]
+    assert failed > 0 and sum(causes.values()) == failed
+    assert causes[cause] >= share * failed, causes
+    assert metrics["causes"][cause] == causes[cause]  # metrics.json counts the same
+    assert "" not in causes  # every failed member has a cause
+
+
+@pytest.mark.slow  # ~25 s: 100 members trained to up to 12,000 epochs
+def test_still_learning_members_do_solve_when_given_more_epochs(train_cfg, tmp_path):
+    first = train(train_cfg(*FORUM_SGD, "seeds=100", "trainer.max_epochs=1000", *QUIET))
+    rows = _members(tmp_path)
+    learning = {int(r["member"]): int(r["more_epochs"]) for r in rows if r["cause"] == "still learning"}
+    dead = [int(r["member"]) for r in rows if r["cause"] == "dead"]
+    assert len(learning) >= 20 and dead
+    horizon = min(1000 + max(learning.values()), 12_000)
+    train(train_cfg(*FORUM_SGD, "seeds=100", f"trainer.max_epochs={horizon}", f"ckpt_path={first['last_checkpoint']}",
+                    *QUIET))
+    later = _members(tmp_path)
+    within = [i for i, more in learning.items() if later[i]["solved"] == "1"
+              and int(later[i]["epochs_to_solve"]) <= 1000 + more]
+    assert len(within) >= 0.8 * len(learning), (len(within), len(learning))  # solved within the estimate
+    assert not any(later[i]["solved"] == "1" for i in dead)  # a dead member cannot revive
+
+
+def test_the_causes_reach_the_printed_summary_and_tensorboard(train_cfg, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    metrics = train(train_cfg("model.hidden=[2]", "model.activation=relu", "trainer.max_epochs=300", "seeds=40", *QUIET))
+    saved = json.loads((tmp_path / "outputs" / "test" / "metrics.json").read_text())
+    assert saved["causes"] == metrics["causes"] and sum(saved["causes"].values()) == 40 - metrics["solved"]
+    acc = EventAccumulator(metrics["log_dir"], size_guidance={"scalars": 0}).Reload()
+    dead = acc.Scalars("diagnosis/dead")
+    assert [e.step for e in dead] == [300] and dead[0].value == pytest.approx(metrics["causes"]["dead"] / 40)
