@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 import time
 
@@ -48,26 +49,40 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
     fresh_id = _new_run_id()
-    from xor_lightning.resume import run_id_from_args
-
-    # One id per invocation; Hydra's configs read it, and sweep workers inherit it. A run resumed
-    # from a checkpoint keeps its run id, so it continues in the same folders.
+    previous = {signum: signal.signal(signum, _stop_now) for signum in (signal.SIGINT, signal.SIGTERM)}
     had_id = "XOR_LIGHTNING_RUN_ID" in os.environ
-    os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or fresh_id)
     try:
+        from xor_lightning.resume import run_id_from_args
+
+        # One id per invocation; Hydra's configs read it, and sweep workers inherit it. A run resumed
+        # from a checkpoint keeps its run id, so it continues in the same folders.
+        os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or fresh_id)
         return _run(command, rest)
     finally:
         if not had_id:  # main() called in-process (tests) must not fix the id of later runs
-            del os.environ["XOR_LIGHTNING_RUN_ID"]
+            os.environ.pop("XOR_LIGHTNING_RUN_ID", None)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside the training loop (imports, composing, wrapping up): one line, no
+    traceback, exit 128 + the signal. During training interrupt.StopOnInterrupt stops gracefully instead."""
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    print(f"interrupted: {name} outside training (start-up or wrap-up); nothing new was saved", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
 
 
 def _run(command: str, rest: list[str]) -> int:
     from xor_lightning.errors import UserError
     from xor_lightning.precheck import precheck
+    from xor_lightning.run_id import check_run_id
 
     try:
+        # Set by the user (or inherited): checked like run_id=, since configs read it as the run id.
+        check_run_id(os.environ["XOR_LIGHTNING_RUN_ID"], "XOR_LIGHTNING_RUN_ID")
         if not _NO_PRECHECK.intersection(rest):
-            precheck(command, rest)
+            rest = [*rest, *precheck(command, rest)]  # a resumed run's own trainer.max_epochs
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

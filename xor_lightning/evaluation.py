@@ -80,6 +80,8 @@ def truth_table(ev: Evaluation, member: int) -> list[str]:
     for (a, b), t, p in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist()):
         pred = int(p > 0.5)
         mark = "right" if pred == int(t) else "WRONG"
+        if p != p:  # NaN (weights from a damaged or crafted checkpoint): no prediction, not "right"
+            pred, mark = "-", "NaN"
         lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {pred:>4}  {mark}")
     return lines
 
@@ -106,7 +108,7 @@ def report(ev: Evaluation, member: int | None = None) -> list[str]:
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
-    right = int(((ev.probs[member] > 0.5).float() == TARGETS.squeeze(-1)).sum())
+    right = int((((ev.probs[member] > 0.5).float() == TARGETS.squeeze(-1)) & ~ev.probs[member].isnan()).sum())
     first = int(ev.first_solved[member])
     when = f", first solved after {first} epochs" if bool(ev.solved[member]) and first > 0 else ""
     verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"

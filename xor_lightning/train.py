@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import io
 import json
 import logging
 import time
@@ -15,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from xor_lightning.atomic_io import AtomicCheckpointIO
+from xor_lightning.atomic_io import AtomicCheckpointIO, atomic_write_text
 from xor_lightning.checkpoints import load_checkpoint
 from xor_lightning.checks import check_train_config
 from xor_lightning.data import TruthTableDataModule
@@ -27,7 +28,7 @@ from xor_lightning.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.lightning_logging import quiet_lightning
 from xor_lightning.module import StopWhenSolved, XORModule
 from xor_lightning.resume import RunInfo, resume_path, task_overrides
-from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
+from xor_lightning.run_paths import RunPaths, checkpoint_dir, holds_its_folders, run_paths
 from xor_lightning.run_report import write_report
 from xor_lightning.tb_visuals import VisualsCallback
 
@@ -121,18 +122,19 @@ def _nan_if_none(value: float | None) -> float:
 
 
 def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation) -> None:
-    paths.output_dir.mkdir(parents=True, exist_ok=True)
-    (paths.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    with open(paths.output_dir / "members.csv", "w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["member", "seed", "solved", "epochs_to_solve", "final_loss", "diverged"])
-        for i in range(ev.members):
-            first = int(ev.first_solved[i])
-            solved = bool(ev.solved[i])
-            out.writerow([
-                i, ev.seed + i, int(solved), first if solved and first > 0 else "", f"{float(ev.losses[i]):.6g}",
-                int(ev.diverged[i]),
-            ])
+    # Whole files or none (atomic_io): a full disk never leaves a truncated members.csv that looks complete.
+    rows = io.StringIO(newline="")
+    out = csv.writer(rows)
+    out.writerow(["member", "seed", "solved", "epochs_to_solve", "final_loss", "diverged"])
+    for i in range(ev.members):
+        first = int(ev.first_solved[i])
+        solved = bool(ev.solved[i])
+        out.writerow([
+            i, ev.seed + i, int(solved), first if solved and first > 0 else "", f"{float(ev.losses[i]):.6g}",
+            int(ev.diverged[i]),
+        ])
+    atomic_write_text(paths.output_dir / "members.csv", rows.getvalue())
+    atomic_write_text(paths.output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
 
 def _resume_hint(epochs: int, last: str) -> str:
@@ -149,6 +151,7 @@ def _diverged_message(cfg: DictConfig, module: XORModule, metrics: dict) -> str:
             f"(run folder {cfg.paths.output_dir})")
 
 
+@holds_its_folders  # the run's folder lock (run_paths) lasts exactly as long as this call
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg.seeds`` networks, reload the best checkpoint, evaluate it, write metrics.json."""
     wall_start = time.perf_counter()
