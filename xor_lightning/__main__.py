@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
     fresh_id = _new_run_id()
+    _IMPORTING[0] = True
     previous = {signum: signal.signal(signum, _stop_now) for signum in (signal.SIGINT, signal.SIGTERM)}
     had_id = "XOR_LIGHTNING_RUN_ID" in os.environ
     try:
@@ -65,24 +66,31 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
+_IMPORTING = [True]  # until the command's Hydra entry point starts (the heavy imports are done by then)
+
+
 def _stop_now(signum: int, frame: object) -> None:
     """Ctrl-C or SIGTERM outside the training loop (imports, composing, wrapping up): one line, no
     traceback, exit 128 + the signal. During training interrupt.StopOnInterrupt stops gracefully instead."""
     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     print(f"interrupted: {name} outside training (start-up or wrap-up); nothing new was saved", file=sys.stderr, flush=True)
+    if _IMPORTING[0]:
+        # Libraries import optional modules under bare excepts that would swallow an exception raised
+        # here and go on half-imported (measured: numpy without numpy.matrix). Nothing is open yet.
+        os._exit(128 + signum)
     raise SystemExit(128 + signum)
 
 
 def _run(command: str, rest: list[str]) -> int:
     from xor_lightning.errors import UserError
-    from xor_lightning.precheck import precheck
+    from xor_lightning.precheck import add_overrides, precheck
     from xor_lightning.run_id import check_run_id
 
     try:
         # Set by the user (or inherited): checked like run_id=, since configs read it as the run id.
         check_run_id(os.environ["XOR_LIGHTNING_RUN_ID"], "XOR_LIGHTNING_RUN_ID")
         if not _NO_PRECHECK.intersection(rest):
-            rest = [*rest, *precheck(command, rest)]  # a resumed run's own trainer.max_epochs
+            rest = add_overrides(rest, precheck(command, rest))  # a resumed run's own trainer.max_epochs
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -90,6 +98,7 @@ def _run(command: str, rest: list[str]) -> int:
     from xor_lightning import cli
 
     sys.argv = [f"xor-lightning {command}", *rest]
+    _IMPORTING[0] = False
     cli.ENTRY_POINTS[command]()
     return 0
 

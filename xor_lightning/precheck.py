@@ -160,6 +160,13 @@ def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:
         run_lock.hold(claim_folders(cfg, name))
 
 
+def add_overrides(args: list[str], extra: list[str]) -> list[str]:
+    """``args`` with ``extra`` placed next to its overrides (argparse wants them in one run of words)."""
+    at = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")
+               and (i == 0 or args[i - 1] not in _WITH_VALUE)), len(args))
+    return [*args[:at], *extra, *args[at:]]
+
+
 def _resume_defaults(cfg: DictConfig, job: list[str]) -> list[str]:
     from xor_lightning.resume import resume_defaults
     from xor_lightning.run_id import check_run_id
