@@ -201,6 +201,9 @@ def _bad_files(tmp: Path, real: Path) -> dict[str, tuple[Path, list[str]]]:
     os.mkfifo(tmp / "fifo.ckpt")  # opening it for reading would block forever
     out["fifo"] = (tmp / "fifo.ckpt", ["not a regular file"])
     out["device"] = (Path("/dev/zero"), ["not a regular file"])  # reading it never ends
+    with open(tmp / "huge.ckpt", "wb") as fh:  # 1 TB, sparse: refused before a byte is read
+        fh.truncate(10**12)
+    out["huge"] = (tmp / "huge.ckpt", ["1.0 TB; reading it needs about", "is available"])
     for name, (edit, words) in CRAFTED.items():
         out[name] = (_craft(real, tmp / f"{name}.ckpt", edit), words)
     return out
@@ -239,8 +242,8 @@ CRAFTED = {
 
 @pytest.mark.parametrize(
     "case", ["missing", "folder", "truncated", "corrupt-tensor", "foreign", _slow("corrupt-index"), _slow("text"),
-             "fifo", pytest.param("device", marks=[ON_LINUX, pytest.mark.slow]), "claims-1e9-seeds", _slow("expanded"),
-             "unknown-loss", _slow("loss-options"), _slow("bad-model"), _slow("foreign-optimizer")]
+             "fifo", pytest.param("device", marks=[ON_LINUX, pytest.mark.slow]), _slow("huge"), "claims-1e9-seeds",
+             _slow("expanded"), "unknown-loss", _slow("loss-options"), _slow("bad-model"), _slow("foreign-optimizer")]
 )
 def test_evaluate_refuses(tmp_path, real_ckpt, case):
     path, words = _bad_files(tmp_path, real_ckpt)[case]

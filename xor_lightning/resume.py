@@ -124,7 +124,7 @@ def _check_owner(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
     try:
         owner = check_run_id(info.get("run_id"), "run id")
     except UserError:
-        raise UserError(f"ckpt_path={path}: the run id it records ({str(info.get('run_id'))[:60]!r}) is not valid ({RULE}); "
+        raise UserError(f"ckpt_path={path}: the run id it records, {str(info.get('run_id'))[:60]!r}, is not valid: {RULE}; "
                         f"a checkpoint never decides where a run writes, so it cannot be resumed "
                         f"(python -m xor_lightning evaluate checkpoint={path} still reads it)") from None
     name = run_name(cfg)
