@@ -20,8 +20,9 @@ PARAM_COPIES = 8
 ACTIVATION_COPIES = 4
 ROWS = 4
 LONGS_PER_MEMBER = 8  # int64 bookkeeping per member: first solved epoch, divergence epoch, best epoch, ...
-# Reading a checkpoint: the file's tensors, the module built from them, and one more for moving it.
-READ_FACTOR = 3
+# Reading a checkpoint: the file's tensors, then the module built from them (no larger: the file
+# also holds the optimizer's state). Kept low so a run's own best.ckpt always reads back after training.
+READ_FACTOR = 2
 
 
 def parameters_per_member(hidden: list[int]) -> int:

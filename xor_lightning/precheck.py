@@ -227,21 +227,23 @@ def _check_output_dirs(cfg: DictConfig, multirun: bool) -> None:
     except OmegaConfBaseException as exc:
         raise _unresolved(key, OmegaConf.to_container(cfg.hydra, resolve=False)[key.split(".")[1]]["dir"], exc) from None
     check_folder(folder, key)
-    if "${hydra:" not in str(cfg.paths._get_node("output_dir")._value()):
+    if "${hydra:" not in str(OmegaConf.to_container(cfg.paths, resolve=False)["output_dir"]):
         check_folder(cfg.paths.output_dir, "paths.output_dir")
 
 
 def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
     """Every value resolves (``${oc.env:NAME}`` with NAME unset does not); Hydra's own are resolved at run time."""
+    raw_values = OmegaConf.to_container(node, resolve=False)
     keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
     for key in keys:
-        full, child = f"{prefix}{key}", node._get_node(key)
+        full, raw = f"{prefix}{key}", str(raw_values[key])
         if full == "hydra" or OmegaConf.is_missing(node, key):
             continue
-        if isinstance(child, (DictConfig, ListConfig)) and not child._is_interpolation():
-            _check_resolvable(child, f"{full}.")
+        if not OmegaConf.is_interpolation(node, key):
+            child = node[key]
+            if isinstance(child, (DictConfig, ListConfig)):
+                _check_resolvable(child, f"{full}.")
             continue
-        raw = str(child._value())
         if "${hydra:" in raw:
             continue
         try:

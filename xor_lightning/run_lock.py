@@ -11,7 +11,6 @@ run with that id takes it over and says so.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -21,6 +20,11 @@ from pathlib import Path
 from typing import IO
 
 from xor_lightning.errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not protected from sharing a folder
+    fcntl = None
 
 LOCK = ".lock"
 log = logging.getLogger(__name__)
@@ -62,6 +66,8 @@ def held(folder: Path) -> bool:
 def check_not_busy(folder: Path, who: str) -> None:
     """UserError when another process holds ``folder``'s lock now (creates nothing)."""
     path = folder / LOCK
+    if fcntl is None:
+        return
     try:
         with open(path) as handle:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -115,6 +121,8 @@ def claim(folder: Path, who: str, resuming: bool, stale_logs: Path | None = None
 def _lock(path: Path, who: str, folder: Path) -> IO[str]:
     for _ in range(10):
         handle = open(path, "a+")  # noqa: SIM115 (kept open: the lock lasts as long as the file)
+        if fcntl is None:
+            return handle
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
