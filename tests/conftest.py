@@ -40,11 +40,13 @@ def train_cfg(tmp_path):
     return make
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    """``python -m xor_lightning ARGS`` in a subprocess (never the @hydra.main function in-process)."""
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180,
+            preexec_fn=None) -> subprocess.CompletedProcess:
+    """``python -m xor_lightning ARGS`` in a subprocess (never the @hydra.main function in-process);
+    ``preexec_fn`` runs in the child before it starts (e.g. to limit its file sizes)."""
     full_env = {k: v for k, v in os.environ.items() if k != "XOR_LIGHTNING_RUN_ID"}
     full_env.update({"PYTHONPATH": str(REPO), **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "xor_lightning", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn,
     )

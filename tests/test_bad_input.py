@@ -3,6 +3,7 @@ exit code 2, exactly one line on stderr naming the key or file, no traceback, no
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -19,8 +20,11 @@ def _slow(*values):
     return pytest.param(*values, marks=pytest.mark.slow)
 
 
-def _row(args, words, marks=()):
-    return pytest.param(args, words, id=" ".join(args), marks=marks)
+def _row(args, words, marks=(), id=None):
+    return pytest.param(args, words, id=id or " ".join(args), marks=marks)
+
+
+ON_LINUX = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 
 
 def assert_refused(result, *must_name: str, cwd: Path, leave: tuple[str, ...] = ()) -> None:
@@ -69,6 +73,29 @@ TRAIN_ROWS = [
     # resuming from nothing
     _row(["ckpt_path=nope.ckpt"], ["ckpt_path=nope.ckpt", "no such file"], pytest.mark.slow),
     _row(["ckpt_path=last"], ["ckpt_path=last", "run_id"]),
+    # issue 11, class 1: a run id is a name, never a path
+    _row(["run_id=../../escape"], ["run_id='../../escape'", "a run id is a name"]),
+    _row(["run_id=/etc/x"], ["run_id='/etc/x'", "a run id is a name"], pytest.mark.slow),
+    _row(["run_id=.."], ["run_id='..'", "a run id is a name"], pytest.mark.slow),
+    _row(["run_id="], ["run_id=''", "a run id is a name"]),
+    _row(["run_id=" + "a" * 300], ["(300 characters)", "at most 100"], id="run_id=<300 characters>"),
+    _row(["-m", "run_id=sw/1", "seeds=2,3"], ["run_id='sw/1'"], pytest.mark.slow),
+    # class 3: sizes are bounded before anything is allocated
+    _row(["seeds=100000000"], ["seeds=100000000", "model.hidden=[8]", "of memory", "available"]),
+    _row(["model.hidden=[100000,100000]"], ["model.hidden=[100000, 100000]", "of memory"], pytest.mark.slow),
+    _row(["torch_threads=100000"], ["torch_threads=100000", "1 to 1024"], pytest.mark.slow),
+    # class 5: the remaining tracebacks
+    _row(["seed=4294967296"], ["seed=4294967296", "0 to 4294967295"]),
+    _row(["seed=4294967295", "seeds=2"], ["seed=4294967295 with seeds=2", "4294967296"], pytest.mark.slow),
+    _row(["run_id=${oc.env:XOR_TEST_UNSET}"], ["run_id=${oc.env:XOR_TEST_UNSET}", "'XOR_TEST_UNSET' not found"]),
+    _row(["paths.log_dir=${oc.env:XOR_TEST_UNSET}"], ["paths.log_dir=", "cannot be resolved"], pytest.mark.slow),
+    _row(["hydra.run.dir=${oc.env:XOR_TEST_UNSET}"], ["hydra.run.dir=", "cannot be resolved"], pytest.mark.slow),
+    _row(["experiment=../train"], ["experiment='../train'", "a group choice is a name", "forum_sweep"]),
+    _row(["+loss.foo=1"], ["loss.foo", "not an option of loss=bce_with_logits"], pytest.mark.slow),
+    _row(["loss=smooth_l1", "+loss.reduction=sum"], ["loss.reduction", "its options: beta"], pytest.mark.slow),
+    _row(["hydra.run.dir=/proc/xor-test/run"], ["hydra.run.dir=/proc/xor-test/run", "cannot write in /proc"], ON_LINUX),
+    _row(["paths.checkpoint_dir=/proc/xor-test"], ["paths.checkpoint_dir=/proc/xor-test", "cannot write"],
+         [ON_LINUX, pytest.mark.slow]),
 ]
 
 
@@ -89,6 +116,27 @@ LOOP_ROWS = [
 @pytest.mark.parametrize("args,must_name", TRAIN_ROWS + LOOP_ROWS)
 def test_train_refuses(tmp_path, args, must_name):
     assert_refused(run_cli("train", *args, cwd=tmp_path), *must_name, cwd=tmp_path)
+
+
+def test_a_run_id_from_the_environment_is_checked_too(tmp_path):
+    result = run_cli("train", cwd=tmp_path, env={"XOR_LIGHTNING_RUN_ID": "../../escape"})
+    assert_refused(result, "XOR_LIGHTNING_RUN_ID='../../escape'", "a run id is a name", cwd=tmp_path)
+
+
+@pytest.mark.parametrize("key", ["paths.log_dir", "paths.checkpoint_dir", _slow("hydra.run.dir"), _slow("paths.output_dir")])
+def test_a_file_where_a_folder_goes_is_refused(tmp_path, key):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run_cli("train", f"{key}=notes.txt", cwd=tmp_path)
+    assert_refused(result, f"{key}=notes.txt", "notes.txt is a file, not a folder", cwd=tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_unwritable_folder_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    result = run_cli("train", f"paths.log_dir={locked / 'logs'}", cwd=tmp_path)
+    assert_refused(result, "paths.log_dir=", "cannot write in", cwd=tmp_path)
 
 
 @pytest.mark.parametrize("device", ["cuda", _slow("mps")])
@@ -164,11 +212,52 @@ def _bad_files(tmp: Path, real: Path) -> dict[str, tuple[Path, list[str]]]:
     (tmp / "folder").mkdir()
     out["folder"] = (tmp / "folder", ["is a folder"])
     out["missing"] = (tmp / "missing.ckpt", ["no such file"])
+    os.mkfifo(tmp / "fifo.ckpt")  # opening it for reading would block forever
+    out["fifo"] = (tmp / "fifo.ckpt", ["not a regular file"])
+    out["device"] = (Path("/dev/zero"), ["not a regular file"])  # reading it never ends
+    with open(tmp / "huge.ckpt", "wb") as fh:  # 1 TB, sparse: refused before a byte is read
+        fh.truncate(10**12)
+    out["huge"] = (tmp / "huge.ckpt", ["1.0 TB; reading it needs about", "is available"])
+    for name, (edit, words) in CRAFTED.items():
+        out[name] = (_craft(real, tmp / f"{name}.ckpt", edit), words)
     return out
 
 
+def _craft(real: Path, path: Path, edit) -> Path:
+    """A checkpoint of ours with one thing changed, as an attacker (or a bug) would write it."""
+    ckpt = torch.load(real, weights_only=True)
+    edit(ckpt)
+    torch.save(ckpt, path)
+    return path
+
+
+def _expanded(ckpt) -> None:
+    """Every tensor a stride-0 view of one member: a 10 KB file with the shapes of 10^8 members."""
+    ckpt["hyper_parameters"]["seeds"] = 10**8
+    state = ckpt["state_dict"]
+    for key, t in state.items():
+        state[key] = t[:1].expand(10**8, *t.shape[1:])
+
+
+CRAFTED = {
+    # class 3: a small file must not decide how much is allocated
+    "claims-1e9-seeds": (lambda c: c["hyper_parameters"].update(seeds=10**9),
+                         ["seeds=1000000000", "has shape [1]", "not a consistent checkpoint"]),
+    "expanded": (_expanded, ["claims shape [100000000]", "holds only", "not a consistent checkpoint"]),
+    # class 5: what the checkpoint records is checked like a command line
+    "unknown-loss": (lambda c: c["hyper_parameters"]["loss"].update(name="foo"),
+                     ["its recorded loss.name='foo'", "bce_with_logits"]),
+    "loss-options": (lambda c: c["hyper_parameters"]["loss"].update(reduction="sum"), ["loss.reduction", "not an option"]),
+    "bad-model": (lambda c: c["hyper_parameters"]["model"].update(activation="os.system"), ["model.activation='os.system'"]),
+    "foreign-optimizer": (lambda c: c["hyper_parameters"]["optimizer"].update(_target_="os.system"),
+                          ["optimizer._target_='os.system'", "never names code to run"]),
+}
+
+
 @pytest.mark.parametrize(
-    "case", ["missing", "folder", "truncated", "corrupt-tensor", "foreign", _slow("corrupt-index"), _slow("text")]
+    "case", ["missing", "folder", "truncated", "corrupt-tensor", "foreign", _slow("corrupt-index"), _slow("text"),
+             "fifo", pytest.param("device", marks=[ON_LINUX, pytest.mark.slow]), _slow("huge"), "claims-1e9-seeds",
+             _slow("expanded"), "unknown-loss", _slow("loss-options"), _slow("bad-model"), _slow("foreign-optimizer")]
 )
 def test_evaluate_refuses(tmp_path, real_ckpt, case):
     path, words = _bad_files(tmp_path, real_ckpt)[case]
@@ -177,11 +266,21 @@ def test_evaluate_refuses(tmp_path, real_ckpt, case):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["folder", "truncated", "corrupt-tensor", "foreign"])
+@pytest.mark.parametrize("case", ["folder", "truncated", "corrupt-tensor", "foreign", "fifo", "claims-1e9-seeds", "unknown-loss"])
 def test_resume_refuses_bad_checkpoint(tmp_path, real_ckpt, case):
     path, words = _bad_files(tmp_path, real_ckpt)[case]
     result = run_cli("train", f"ckpt_path={path}", cwd=tmp_path)
     assert_refused(result, f"ckpt_path={path}", *words, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["member=true"], ["member=True", "members 0..0"]),
+    pytest.param(["boundary=/proc/xor-test/b.png"], ["boundary=/proc/xor-test/b.png", "cannot write in /proc"], marks=ON_LINUX),
+    pytest.param(["boundary=made.png"], ["boundary=made.png", "is a folder"], marks=pytest.mark.slow),
+])
+def test_evaluate_refuses_bad_options(tmp_path, real_ckpt, args, words):
+    (tmp_path / "made.png").mkdir()
+    assert_refused(run_cli("evaluate", f"checkpoint={real_ckpt}", *args, cwd=tmp_path), *words, cwd=tmp_path)
 
 
 def test_evaluate_without_checkpoint(tmp_path):
@@ -191,3 +290,9 @@ def test_evaluate_without_checkpoint(tmp_path):
 def test_resume_with_other_settings_is_refused(tmp_path, real_ckpt):
     result = run_cli("train", f"ckpt_path={real_ckpt}", "model.hidden=[4]", cwd=tmp_path)
     assert_refused(result, "model.hidden=[8]", "[4]", "own settings", cwd=tmp_path)
+
+
+def test_resume_from_best_ckpt_is_refused_with_where_to_resume_from(tmp_path, real_ckpt):
+    best = real_ckpt.parent / "best.ckpt"  # each member's best weights: no optimizer state
+    result = run_cli("train", f"ckpt_path={best}", cwd=tmp_path)
+    assert_refused(result, f"ckpt_path={best}", "weights only", "last.ckpt", cwd=tmp_path)

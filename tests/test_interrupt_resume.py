@@ -67,12 +67,14 @@ def _assert_same_weights(ckpt: Path, reference: dict[str, torch.Tensor]) -> None
         assert torch.equal(state["state_dict"][key], value), key
 
 
-def test_ctrl_c_saves_last_and_the_printed_command_resumes_bit_identically(tmp_path, reference):
+# SIGTERM (what SLURM sends before it kills a job) is handled exactly like Ctrl-C; 128 + the signal.
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_saves_last_and_the_printed_command_resumes_bit_identically(tmp_path, reference, signum, code):
     proc = _start(tmp_path, "run_id=ctrlc", *ARGS)
     _wait_for("checkpoints/ctrlc/last.ckpt", tmp_path, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     line = err.strip().splitlines()[-1]
     assert line.startswith("interrupted: stopped after ") and "Traceback" not in err
     stopped = _epochs(tmp_path / "checkpoints/ctrlc/last.ckpt")

@@ -69,9 +69,11 @@ def test_joblib_multirun_jobs_use_distinct_folders(tmp_path):
 
 def test_a_run_id_is_claimed_once(train_cfg):
     cfg = train_cfg("device=cpu", run_id="same")
-    run_paths(cfg)  # the first run claims checkpoints/same
-    with pytest.raises(UserError, match="run_id=same"):
+    first = run_paths(cfg)  # the first run holds checkpoints/same for as long as it runs
+    with pytest.raises(UserError, match="run_id=same: .* is in use by another running process"):
         run_paths(cfg)  # a second run with the same id, started before the first wrote anything
+    first.lock.release()  # the first ended before its first checkpoint (a crash, a kill -9)
+    assert run_paths(cfg).checkpoint_dir == first.checkpoint_dir  # the id is usable again
 
 
 def test_finished_run_is_not_overwritten(train_cfg, tmp_path):

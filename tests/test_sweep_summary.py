@@ -46,18 +46,18 @@ def test_2x2_multirun_writes_and_prints_one_row_per_job(tmp_path):
 def test_failed_and_diverged_jobs_are_marked_and_the_others_still_report(tmp_path):
     # Job 1 cannot write its TensorBoard folder (a file is in the way), found only when it runs;
     # job 2 diverges in every member (lr=1e30): a result, not a crash.
-    (tmp_path / "blocked").write_text("not a folder")
-    res = run_cli("train", "-m", "paths.log_dir=logs,blocked", "optimizer.lr=0.01,1e30", "model.activation=identity",
-                  *TINY, cwd=tmp_path)
-    assert res.returncode != 0  # Hydra still reports the failure
-    rows = {(r["paths.log_dir"], r["optimizer.lr"]): r for r in read_summary(tmp_path / "multirun" / "sw")}
-    assert rows["logs", "0.01"]["status"] == "ok" and int(rows["logs", "0.01"]["seeds"]) == 6
-    assert rows["logs", "1e+30"]["status"] == "diverged" and rows["logs", "1e+30"]["solved"] == "0"
-    for lr in ("0.01", "1e+30"):
-        assert rows["blocked", lr]["status"].startswith("failed (") and "blocked" in rows["blocked", lr]["status"]
-    assert "Sweep summary (4 jobs" in res.stdout
+    (tmp_path / "logs" / "sw").mkdir(parents=True)
+    (tmp_path / "logs" / "sw" / "1").write_text("not a folder")
+    res = run_cli("train", "-m", "optimizer.lr=0.01,0.02,1e30", "model.activation=identity", *TINY, cwd=tmp_path)
+    assert res.returncode != 0  # Hydra still reports the failure: one line, no traceback
+    assert "Traceback" not in res.stderr and "paths.log_dir=logs: logs/sw/1" in res.stderr
+    rows = {r["optimizer.lr"]: r for r in read_summary(tmp_path / "multirun" / "sw")}
+    assert rows["0.01"]["status"] == "ok" and int(rows["0.01"]["seeds"]) == 6
+    assert rows["1e+30"]["status"] == "diverged" and rows["1e+30"]["solved"] == "0"
+    assert rows["0.02"]["status"].startswith("failed (error: paths.log_dir=logs: logs/sw/1 is a file")
+    assert "Sweep summary (3 jobs" in res.stdout
     table = res.stdout.split("Sweep summary", 1)[1]
-    assert "| blocked | 0.01 | failed (" in table and "| logs | 1e+30 | 0/6 (all diverged) |" in table
+    assert "| 1 | 0.02 | failed (" in table and "| 2 | 1e+30 | 0/6 (all diverged) |" in table
 
 
 def test_joblib_launcher_runs_the_grid_in_parallel_processes(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 import time
 
@@ -70,22 +71,42 @@ def main(argv: list[str] | None = None) -> int:
         return _run(command, rest)  # help, info, completion: no run, so no run id (and no torch import)
     # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
     fresh_id = _new_run_id()
-    from xor_lightning.resume import run_id_from_args
-
-    # One id per invocation; Hydra's configs read it, and sweep workers inherit it. A run resumed
-    # from a checkpoint keeps its run id, so it continues in the same folders.
+    _IMPORTING[0] = True
+    previous = {signum: signal.signal(signum, _stop_now) for signum in (signal.SIGINT, signal.SIGTERM)}
     had_id = "XOR_LIGHTNING_RUN_ID" in os.environ
-    os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or fresh_id)
     try:
+        from xor_lightning.resume import run_id_from_args
+
+        # One id per invocation; Hydra's configs read it, and sweep workers inherit it. A run resumed
+        # from a checkpoint keeps its run id, so it continues in the same folders.
+        os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or fresh_id)
         return _run(command, rest)
     finally:
         if not had_id:  # main() called in-process (tests) must not fix the id of later runs
-            del os.environ["XOR_LIGHTNING_RUN_ID"]
+            os.environ.pop("XOR_LIGHTNING_RUN_ID", None)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_IMPORTING = [True]  # until the command's Hydra entry point starts (the heavy imports are done by then)
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside the training loop (imports, composing, wrapping up): one line, no
+    traceback, exit 128 + the signal. During training interrupt.StopOnInterrupt stops gracefully instead."""
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    print(f"interrupted: {name} outside training (start-up or wrap-up); nothing new was saved", file=sys.stderr, flush=True)
+    if _IMPORTING[0]:
+        # Libraries import optional modules under bare excepts that would swallow an exception raised
+        # here and go on half-imported (measured: numpy without numpy.matrix). Nothing is open yet.
+        os._exit(128 + signum)
+    raise SystemExit(128 + signum)
 
 
 def _run(command: str, rest: list[str]) -> int:
     from xor_lightning.errors import UserError
-    from xor_lightning.precheck import NotComposed, precheck
+    from xor_lightning.precheck import NotComposed, add_overrides, precheck
+    from xor_lightning.run_id import check_run_id
 
     show_config = bool(_SHOW_CONFIG.intersection(rest))
     if show_config and {"-m", "--multirun"}.intersection(rest):
@@ -94,8 +115,11 @@ def _run(command: str, rest: list[str]) -> int:
         return 2
     problem = None
     try:
+        # Set by the user (or inherited): checked like run_id=, since configs read it as the run id.
+        check_run_id(os.environ["XOR_LIGHTNING_RUN_ID"], "XOR_LIGHTNING_RUN_ID")
         if not _NO_PRECHECK.intersection(rest):
-            jobs = precheck(command, rest)
+            extra, jobs = precheck(command, rest)
+            rest = add_overrides(rest, extra)  # a resumed run's own trainer.max_epochs
             if {"-m", "--multirun"}.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
@@ -109,11 +133,13 @@ def _run(command: str, rest: list[str]) -> int:
     if show_config or _NO_PRECHECK.intersection(rest):
         from xor_lightning.config_app import config_app  # answers without importing torch
 
-        config_app(command)()
+        entry = config_app(command)
     else:
         from xor_lightning import cli
 
-        cli.ENTRY_POINTS[command]()
+        entry = cli.ENTRY_POINTS[command]
+    _IMPORTING[0] = False  # the heavy imports are done: a signal from here on may raise
+    entry()
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return problem.exit_code

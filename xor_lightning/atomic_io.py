@@ -25,18 +25,45 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    out = None
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; outputs are ordinary files
         with os.fdopen(fd, "wb") as fh:
-            write(fh)
+            out = _KeepsWriteError(fh)
+            write(out)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        failed = out.error if out is not None and out.error is not None else exc
+        if isinstance(failed, OSError) and isinstance(exc, Exception):
+            # Name the file the caller asked for (not the temporary one) and the system's reason.
+            raise OSError(failed.errno, failed.strerror, str(path)) from exc
         raise
     _remove_stale(path)
     return path
+
+
+class _KeepsWriteError:
+    """Passes writes on and keeps the OSError of a failed one: torch.save turns it into a RuntimeError
+    ("unexpected pos ...") that names neither the file nor the reason (a full disk, a size limit)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh, self.error = fh, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def __getattr__(self, name: str) -> Any:  # tell, seek, fileno, name...: what savefig or PIL may ask
+        return getattr(self.fh, name)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -23,6 +23,10 @@ PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed")
 # fp16 mixed precision scales the summed loss and skips the whole step when any member overflows:
 # one member would change the others' trajectories.
 _COUPLING_PRECISIONS = ("16-mixed", "16")
+MAX_SEED = 2**32 - 1  # numpy's limit, so Lightning's seed_everything's; member i is seeded seed + i
+MAX_THREADS = 1024    # torch.set_num_threads(100000) crashes the process
+# The keyword arguments each loss takes from its config (losses.member_losses passes them on).
+LOSS_OPTIONS = {"smooth_l1": ("beta",)}
 
 
 def _choice(key: str, value: Any, valid: Iterable[str]) -> None:
@@ -109,6 +113,27 @@ def _yaml(value: Any) -> str:
     return "null" if value is None else repr(value)
 
 
+def check_seeds(seed: Any, seeds: Any) -> None:
+    _int("seed", seed, 0, f"an integer from 0 to {MAX_SEED} (member i is seeded seed + i)")
+    _int("seeds", seeds, 1)
+    if seed > MAX_SEED:
+        raise UserError(f"seed={seed} is not valid; expected an integer from 0 to {MAX_SEED} (member i is seeded seed + i)")
+    if seed + seeds - 1 > MAX_SEED:
+        raise UserError(f"seed={seed} with seeds={seeds}: the last member's seed, {seed + seeds - 1}, is above {MAX_SEED}; "
+                        f"lower seed or seeds (seed + seeds - 1 <= {MAX_SEED})")
+
+
+def check_loss(loss: Any) -> None:
+    """A known loss name and only the options that loss takes (config or checkpoint alike)."""
+    _choice("loss.name", loss.get("name"), LOSSES)
+    options = LOSS_OPTIONS.get(loss["name"], ())
+    for key in loss:
+        if key != "name" and key not in options:
+            raise UserError(f"loss.{key} is not an option of loss={loss['name']}; its options: {', '.join(options) or 'none'}")
+    if "beta" in loss:
+        _number("loss.beta", loss["beta"], 0.0)
+
+
 def check_optimizer(opt: DictConfig) -> None:
     _choice("optimizer._target_", opt.get("_target_"), OPTIMIZERS)
     # Every argument against the class's own signature, before the range checks below read them.
@@ -139,12 +164,9 @@ def check_optimizer(opt: DictConfig) -> None:
 
 def check_train_config(cfg: DictConfig) -> None:
     """Raise UserError for the first invalid value; the checks mirror configs/*.yaml."""
-    _int("seed", cfg.seed, 0)
-    _int("seeds", cfg.seeds, 1)
+    check_seeds(cfg.seed, cfg.seeds)
     check_model(cfg.model)
-    _choice("loss.name", cfg.loss.name, LOSSES)
-    if "beta" in cfg.loss:
-        _number("loss.beta", cfg.loss.beta, 0.0)
+    check_loss(cfg.loss)
     check_optimizer(cfg.optimizer)
     bs = cfg.data.batch_size
     if bs is not None:
@@ -167,6 +189,23 @@ def check_train_config(cfg: DictConfig) -> None:
     if cfg.progress.bar not in ("auto", True, False):
         raise UserError(f"progress.bar={cfg.progress.bar!r} is not valid; choose one of: auto, true, false")
     _number("progress.every_seconds", cfg.progress.every_seconds, 0.0, strict=False)
+    threads = cfg.get("torch_threads")
+    if threads is not None:
+        valid = f"null (torch's default) or an integer from 1 to {MAX_THREADS}"
+        _int("torch_threads", threads, 1, valid)
+        if threads > MAX_THREADS:
+            raise UserError(f"torch_threads={threads} is not valid; expected {valid}")
+    check_fits(cfg)
+
+
+def check_fits(cfg: DictConfig) -> None:
+    """The population must fit in the memory of the device it will train on (limits.py); an absent
+    device is refused elsewhere (devices.choose_accelerator), MPS shares the host's memory."""
+    from xor_lightning.devices import available
+    from xor_lightning.limits import check_run_fits
+
+    on_cuda = str(cfg.device.accelerator) in ("cuda", "auto") and available()["cuda"]
+    check_run_fits(cfg.seeds, list(cfg.model.hidden), str(cfg.device.precision), "cuda" if on_cuda else "cpu")
 
 
 def check_visuals(visuals: DictConfig) -> None:

@@ -12,15 +12,28 @@ from omegaconf import DictConfig
 
 from xor_lightning.config_dir import config_dir
 from xor_lightning.divergence import Diverged
-from xor_lightning.errors import RunStopped, UserError
+from xor_lightning.errors import WRITE_ERRORS, JobFailed, RunStopped, UserError, WriteFailed, describe_write_error
 from xor_lightning.interrupt import Interrupted
 
 log = logging.getLogger(__name__)
 
 
+def _in_worker() -> bool:
+    """A multirun job running in a process of its own (joblib, submitit), not in the one that launched the sweep."""
+    hc = HydraConfig.get()
+    return hc.mode == RunMode.MULTIRUN and "BasicLauncher" not in str(hc.launcher.get("_target_", ""))
+
+
 def _run(fn, cfg: DictConfig):
+    # A full disk fails the log file's writes too: keep logging's own tracebacks off the console.
+    logging.raiseExceptions = False
     try:
-        return fn(cfg)
+        try:
+            return fn(cfg)
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRORS:
+                raise
+            raise WriteFailed(describe_write_error(exc)) from None
     except Diverged as exc:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             print(f"{exc.label}: {exc}", file=sys.stderr)
@@ -29,9 +42,10 @@ def _run(fn, cfg: DictConfig):
         log.warning(str(exc))
         return exc.metrics
     except (UserError, RunStopped) as exc:
-        if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(exc, Interrupted):
-            # An Exception fails this job only (Hydra runs the rest); SystemExit would end the sweep.
-            raise
+        if HydraConfig.get().mode == RunMode.MULTIRUN and (not isinstance(exc, Interrupted) or _in_worker()):
+            # An Exception fails this job only (Hydra runs the rest, the summary shows it); SystemExit
+            # would end the sweep: what Ctrl-C means when the jobs run in this very process.
+            raise JobFailed(f"{exc.label}: {exc}") from None
         # SystemExit passes through Hydra's error reporting untouched: one line, the exit code.
         print(f"{exc.label}: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

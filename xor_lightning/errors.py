@@ -1,5 +1,10 @@
 """The exception types the CLI turns into a single line and an exit code (no traceback)."""
 
+import errno
+from pathlib import Path
+
+from hydra.errors import CompactHydraException
+
 
 class UserError(ValueError):
     """Bad input from the user: a config value, a device, a checkpoint path.
@@ -16,3 +21,23 @@ class RunStopped(RuntimeError):
 
     exit_code = 1
     label = "error"
+
+
+class JobFailed(CompactHydraException):
+    """A multirun job ended by one of the errors above: Hydra prints just this one line, no traceback."""
+
+
+# A write refused by the system: a full disk or quota, a file size limit, a read-only or forbidden place.
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+class WriteFailed(RunStopped):
+    """A file of the run could not be written; files are written whole or not at all, so none is half-made."""
+
+
+def describe_write_error(exc: OSError) -> str:
+    where = Path(exc.filename).parent if exc.filename else None
+    name = f" ({Path(exc.filename).name})" if exc.filename else ""
+    place = f"in {where}" if where else "a file of the run"
+    return (f"cannot write {place}{name}: {exc.strerror or exc}; nothing there was left half-written and earlier "
+            f"runs are untouched: free some space (or choose another paths.* / hydra.run.dir) and run again")

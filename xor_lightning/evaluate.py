@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig
 
 from xor_lightning.checkpoints import load_checkpoint
@@ -23,8 +24,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     module = load_checkpoint(cfg.checkpoint, map_location=device)
     ev = evaluate_module(module)
     member = cfg.member
-    if member is not None and not (isinstance(member, int) and 0 <= member < ev.members):
-        raise UserError(f"member={member!r} is not valid; this checkpoint holds members 0..{ev.members - 1}")
+    check_member(member, ev.members)
+    bad = non_finite_members(module)
+    if bad:  # a checkpoint is data: NaN weights (a crafted or damaged file) are reported, not tabled as results
+        log.warning(f"checkpoint={cfg.checkpoint}: {len(bad)} of {ev.members} members have NaN/inf weights "
+                    f"(members {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''}); "
+                    "they count as not solved and their rows read 'NaN'")
     for line in report(ev, member):
         log.info(line)
     if cfg.boundary is not None:
@@ -32,9 +37,26 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return ev.summary()
 
 
+def check_member(member: object, members: int) -> None:
+    if member is not None and (isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < members):
+        raise UserError(f"member={member!r} is not valid; this checkpoint holds members 0..{members - 1}")
+
+
+def non_finite_members(module: XORModule) -> list[int]:
+    """Members with a NaN or infinite weight or bias."""
+    finite = torch.ones(module.net.members, dtype=torch.bool, device=module.device)
+    for tensor in module.net.parameters():
+        finite &= torch.isfinite(tensor).flatten(1).all(dim=1)
+    return torch.nonzero(~finite).flatten().tolist()
+
+
 def check_boundary_path(path: object) -> None:
+    from xor_lightning.writable import check_file
+
     if path is not None and not (isinstance(path, str) and path.lower().endswith(".png")):
         raise UserError(f"boundary={path!r} is not valid; expected a file name ending in .png, e.g. boundary=boundary.png")
+    if path is not None:
+        check_file(path, "boundary")
 
 
 def write_boundary(path: str, module: XORModule, ev: Evaluation, member: int | None) -> Path:

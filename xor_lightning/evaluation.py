@@ -87,6 +87,8 @@ def truth_table(ev: Evaluation, member: int) -> list[str]:
     rows = right(ev.probs[member], TARGETS.squeeze(-1)).tolist()
     for (a, b), t, p, ok in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist(), rows):
         mark = "right" if ok else ("undecided (p = 0.5)" if p == 0.5 else "WRONG")
+        if p != p:  # NaN (weights from a damaged or crafted checkpoint): no prediction, never right
+            mark = "NaN"
         lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {prediction(p):>4}  {mark}")
     return lines
 

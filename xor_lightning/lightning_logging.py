@@ -23,5 +23,5 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
     # Raised inside pytorch_lightning itself on torch >= 2.10; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    # run_paths claims the checkpoint folder (a .run file) before the trainer sees it.
+    # run_paths locks the checkpoint folder (a .lock file) before the trainer sees it.
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")

@@ -7,13 +7,14 @@ names the key and what would be valid, raised as UserError (exit code 2).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from xor_lightning.config_dir import config_dir
@@ -21,6 +22,8 @@ from xor_lightning.errors import UserError
 
 _MULTIRUN = {"-m", "--multirun"}
 _WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--experimental-rerun"}  # --resolve is a flag
+_PRINT_ONLY = {"--cfg", "-c"}  # Hydra prints the config and runs nothing: no run folder to claim
+_CHOICE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a config group choice is a file name, never a path
 
 
 class NotComposed(UserError):
@@ -107,7 +110,22 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
     return _first_line(exc)
 
 
+def _check_group_choices(overrides: list[str]) -> None:
+    """``experiment=../train`` would load any YAML file as a group member: a choice is a name."""
+    for override in overrides:
+        key, eq, value = override.partition("=")
+        key = key.lstrip("+~")
+        group = Path(config_dir()) / key
+        if not eq or "." in key or value == "null" or not (key.startswith("hydra/") or group.is_dir()):
+            continue
+        if not _CHOICE.fullmatch(value):
+            names = sorted(p.stem for p in group.glob("*.yaml"))
+            choose = f": choose one of: {', '.join(names)}" if names else ""
+            raise UserError(f"{key}={value!r} is not valid; a group choice is a name, not a path{choose}")
+
+
 def _compose(name: str, overrides: list[str]) -> DictConfig:
+    _check_group_choices(overrides)
     try:
         return compose(config_name=name, overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
@@ -115,17 +133,60 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         raise NotComposed(_explain(exc, _base(name, overrides))) from None
 
 
-def precheck(command: str, args: list[str]) -> int:
-    """Raise UserError for the first bad override or value among all the jobs ``args`` make;
-    returns how many jobs they make."""
+def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
+    """Raise UserError for the first bad override or value among all the jobs ``args`` make.
+
+    A train run that will really start also gets its run folder locked here, before Hydra writes
+    into it. Returns overrides to add to ``args`` (a resumed run's own ``trainer.max_epochs``) and
+    how many jobs ``args`` make.
+    """
     overrides, multirun = _overrides(args)
+    claim = not _PRINT_ONLY.intersection(args)
     jobs = _jobs(overrides, multirun)
+    extra: list[str] = []
+    checked = []
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        expanded = _expand(command, jobs, multirun)
-        for job, cfg in expanded:
-            _check(command, _compose(command, job) if cfg is None else cfg, multirun)
-    return len(expanded)
+        for job, cfg in _expand(command, jobs, multirun):
+            cfg = _compose(command, job) if cfg is None else cfg
+            if command == "train" and not multirun:
+                extra = _resume_defaults(cfg, job)
+                cfg = _compose(command, job + extra) if extra else cfg
+            _check(command, cfg, multirun)
+            checked.append(cfg)
+    if command == "train" and claim:  # only once every job passed: a refused command makes no folder
+        for cfg in checked:
+            _claim_run_folder(cfg, multirun)
+    return extra, len(checked)
+
+
+def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:
+    """Lock the run's checkpoint folder (a multirun's: its sweep's) for this process until train() adopts it."""
+    from xor_lightning import run_lock
+    from xor_lightning.run_id import check_run_id
+    from xor_lightning.run_paths import claim_folders
+
+    name = check_run_id(cfg.run_id, job=not multirun)
+    if not run_lock.held(Path(cfg.paths.checkpoint_dir) / name):
+        run_lock.hold(claim_folders(cfg, name))
+
+
+def add_overrides(args: list[str], extra: list[str]) -> list[str]:
+    """``args`` with ``extra`` placed next to its overrides (argparse wants them in one run of words)."""
+    at = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")
+               and (i == 0 or args[i - 1] not in _WITH_VALUE)), len(args))
+    return [*args[:at], *extra, *args[at:]]
+
+
+def _resume_defaults(cfg: DictConfig, job: list[str]) -> list[str]:
+    from xor_lightning.resume import resume_defaults
+    from xor_lightning.run_id import check_run_id
+
+    try:
+        folder = Path(cfg.paths.checkpoint_dir) / check_run_id(cfg.run_id)
+    except (UserError, OmegaConfBaseException):
+        return []  # _check names the problem
+    return resume_defaults(cfg, job, folder)
 
 
 def _expand(command: str, jobs: list[list[str]], multirun: bool) -> list[tuple[list[str], DictConfig | None]]:
@@ -149,13 +210,17 @@ def _base(command: str, job: list[str]) -> DictConfig | None:
 
 
 def _check_run_folder(cfg: DictConfig, multirun: bool) -> None:
-    """Refuse a reused run id or a bad resume before Hydra writes into the run's folders."""
-    from pathlib import Path
-
+    """Refuse a bad run id, a reused or busy one, or a bad resume, before Hydra writes into the run's
+    folders (precheck then locks them: a multirun its sweep's folder; each job locks its own as it runs)."""
     from xor_lightning.resume import resume_path
+    from xor_lightning.run_id import check_run_id, inside
     from xor_lightning.run_paths import check_free
+    from xor_lightning.writable import check_folder
 
-    ckpt = Path(cfg.paths.checkpoint_dir) / str(cfg.run_id)
+    name = check_run_id(cfg.run_id, job=not multirun)
+    ckpt = inside(cfg.paths.checkpoint_dir, name, "paths.checkpoint_dir")
+    check_folder(ckpt, "paths.checkpoint_dir", cfg.paths.checkpoint_dir)
+    check_folder(inside(cfg.paths.log_dir, name, "paths.log_dir"), "paths.log_dir", cfg.paths.log_dir)
     check_free(cfg, ckpt)
     if cfg.get("ckpt_path") is not None:
         if multirun:
@@ -176,9 +241,51 @@ def _check_launcher(cfg: DictConfig) -> None:
         )
 
 
+def _check_output_dirs(cfg: DictConfig, multirun: bool) -> None:
+    """Hydra's run (or sweep) folder, and paths.output_dir when set to a folder of its own."""
+    from xor_lightning.writable import check_folder
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+    except OmegaConfBaseException as exc:
+        raise _unresolved(key, OmegaConf.to_container(cfg.hydra, resolve=False)[key.split(".")[1]]["dir"], exc) from None
+    check_folder(folder, key)
+    if "${hydra:" not in str(OmegaConf.to_container(cfg.paths, resolve=False)["output_dir"]):
+        check_folder(cfg.paths.output_dir, "paths.output_dir")
+
+
+def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
+    """Every value resolves (``${oc.env:NAME}`` with NAME unset does not); Hydra's own are resolved at run time."""
+    raw_values = OmegaConf.to_container(node, resolve=False)
+    keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
+    for key in keys:
+        full, raw = f"{prefix}{key}", str(raw_values[key])
+        if full == "hydra" or OmegaConf.is_missing(node, key):
+            continue
+        if not OmegaConf.is_interpolation(node, key):
+            child = node[key]
+            if isinstance(child, (DictConfig, ListConfig)):
+                _check_resolvable(child, f"{full}.")
+            continue
+        if "${hydra:" in raw:
+            continue
+        try:
+            node[key]
+        except OmegaConfBaseException as exc:
+            raise _unresolved(full, raw, exc) from None
+
+
+def _unresolved(key: str, raw: str, exc: Exception) -> UserError:
+    quoted = re.search(r'"(.+)"\s*$', _first_line(exc))  # oc.env: the resolver's own message, quoted
+    reason = quoted.group(1) if quoted else _first_line(exc)
+    return UserError(f"{key}={raw}: cannot be resolved ({reason}); set what it refers to, or give {key} a plain value")
+
+
 def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
     from xor_lightning.devices import choose_accelerator
 
+    _check_resolvable(cfg)
     if multirun:
         _check_launcher(cfg)
     if command == "train":
@@ -195,13 +302,14 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
         check_loggers(cfg)
         check_callbacks(cfg)
         choose_accelerator(cfg.device.accelerator, key="device")
+        _check_output_dirs(cfg, multirun)
         _check_run_folder(cfg, multirun)
     else:
-        from xor_lightning.checkpoints import load_checkpoint
-        from xor_lightning.evaluate import check_boundary_path
+        from xor_lightning.evaluate import check_boundary_path, check_member
+        from xor_lightning.resume import checkpoint_summary
 
         if OmegaConf.is_missing(cfg, "checkpoint"):
             raise UserError("checkpoint is required: python -m xor_lightning evaluate checkpoint=PATH")
         check_boundary_path(cfg.boundary)
-        device = choose_accelerator(str(cfg.device.accelerator), key="device")
-        load_checkpoint(cfg.checkpoint, map_location=device)
+        choose_accelerator(str(cfg.device.accelerator), key="device")
+        check_member(cfg.member, checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"])

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import atexit
 import csv
+import io
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from xor_lightning.atomic_io import atomic_write, atomic_write_text
 from xor_lightning.causes import CAUSES
 from xor_lightning.stats import wilson_interval
 
@@ -48,8 +52,11 @@ class SweepSummary(Callback):
             return
         error = job_return._return_value  # the exception; .return_value would re-raise it
         out = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "error.txt").write_text(f"{type(error).__name__}: {error}\n")
+        text = str(error) if isinstance(error, CompactHydraException) else f"{type(error).__name__}: {error}"
+        try:
+            atomic_write_text(out / "error.txt", text + "\n")
+        except OSError:
+            pass  # a full disk: the summary then shows the job as failed without its reason
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.enabled:
@@ -59,7 +66,12 @@ class SweepSummary(Callback):
     def _summarise(self) -> None:
         if self._sweep_dir is None:
             return
-        rows, keys = summarise(self._sweep_dir, plot=self.plot)
+        try:
+            rows, keys = summarise(self._sweep_dir, plot=self.plot)
+        except OSError as exc:  # a full disk: say so in one line; the jobs' own files are complete
+            print(f"error: cannot write the sweep summary in {self._sweep_dir}: {exc.strerror or exc}", file=sys.stderr)
+            self._sweep_dir = None
+            return
         print(f"\nSweep summary ({len(rows)} jobs, sorted by success rate): {self._sweep_dir}/summary.md")
         print(markdown_table(rows, keys))
         self._sweep_dir = None
@@ -121,17 +133,18 @@ def summarise(sweep_dir: Path, plot: bool = True) -> tuple[list[dict[str, Any]],
     rows = [{**{k: o.get(k, "") for k in keys}, **job_row(d)} for d, o in zip(dirs, overrides)]
     rows.sort(key=_sort_key)
     write_csv(sweep_dir / "summary.csv", rows, keys)
-    (sweep_dir / "summary.md").write_text(markdown_table(rows, keys) + "\n")
+    atomic_write_text(sweep_dir / "summary.md", markdown_table(rows, keys) + "\n")
     if plot and any(has_stats(r) for r in rows):
         plot_summary(sweep_dir / "summary.png", rows, keys)
     return rows, keys
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    with open(path, "w", newline="") as fh:
-        out = csv.DictWriter(fh, fieldnames=["job", *keys, *STAT_COLUMNS], restval="")
-        out.writeheader()
-        out.writerows(rows)
+    text = io.StringIO(newline="")
+    out = csv.DictWriter(text, fieldnames=["job", *keys, *STAT_COLUMNS], restval="")
+    out.writeheader()
+    out.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -194,8 +207,10 @@ def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> Non
         ax.set_xlim(0, 1)
         ax.set_xlabel("success rate (95% Wilson interval)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    finally:
+        plt.close(fig)
 
 
 def _plot_against(ax, ok: list[dict[str, Any]], xs: list[float], key: str) -> None:

@@ -35,7 +35,7 @@ from xor_lightning.loggers import build_loggers, log_run_summary
 from xor_lightning.module import XORModule
 from xor_lightning.progress import progress_callbacks
 from xor_lightning.resume import RunInfo, resume_path, task_overrides
-from xor_lightning.run_paths import RunPaths, checkpoint_dir, run_paths
+from xor_lightning.run_paths import RunPaths, checkpoint_dir, holds_its_folders, run_paths
 from xor_lightning.run_report import write_report
 from xor_lightning.tb_visuals import VisualsCallback
 
@@ -181,8 +181,10 @@ def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
 
 
 def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation, diagnosis: Diagnosis) -> None:
-    atomic_write_text(paths.output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    # Whole files or none (atomic_io): a full disk never leaves a truncated members.csv that looks
+    # complete; metrics.json last, so its presence means the job finished.
     atomic_write_text(paths.output_dir / "members.csv", members_csv(ev, diagnosis))
+    atomic_write_text(paths.output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
 
 def _resume_hint(epochs: int, last: str) -> str:
@@ -225,6 +227,7 @@ def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int) -> str:
     return "callback"
 
 
+@holds_its_folders  # the run's folder lock (run_paths) lasts exactly as long as this call
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg.seeds`` networks, reload the best checkpoint, evaluate it, write metrics.json."""
     wall_start = time.perf_counter()

@@ -30,5 +30,5 @@ def right_by(signed: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
 
 
 def prediction(p: float) -> str:
-    """The class a probability predicts, as printed: '1', '0', or '?' for exactly 0.5."""
-    return "1" if p > 0.5 else "0" if p < 0.5 else "?"
+    """The class a probability predicts, as printed: '1', '0', '?' for exactly 0.5, '-' for NaN."""
+    return "1" if p > 0.5 else "0" if p < 0.5 else "?" if p == 0.5 else "-"
