@@ -232,18 +232,21 @@ def _craft(real: Path, path: Path, edit) -> Path:
 
 
 def _expanded(ckpt) -> None:
-    """Every tensor a stride-0 view of one member: a 10 KB file with the shapes of 10^8 members."""
+    """Every per-member tensor a stride-0 view of one member: a small file with the shapes of 10^8 members."""
     ckpt["hyper_parameters"]["seeds"] = 10**8
     state = ckpt["state_dict"]
     for key, t in state.items():
-        state[key] = t[:1].expand(10**8, *t.shape[1:])
+        if key.startswith("facts.trail_") and t.dim() == 2:  # [samples, members]
+            state[key] = t[:, :1].expand(t.shape[0], 10**8)
+        elif t.dim() and not key.startswith("facts.trail_"):  # [members, ...]
+            state[key] = t[:1].expand(10**8, *t.shape[1:])
 
 
 CRAFTED = {
     # class 3: a small file must not decide how much is allocated
     "claims-1e9-seeds": (lambda c: c["hyper_parameters"].update(seeds=10**9),
                          ["seeds=1000000000", "has shape [1]", "not a consistent checkpoint"]),
-    "expanded": (_expanded, ["claims shape [100000000]", "holds only", "not a consistent checkpoint"]),
+    "expanded": (_expanded, ["claims shape [100000000", "holds only", "not a consistent checkpoint"]),
     # class 5: what the checkpoint records is checked like a command line
     "unknown-loss": (lambda c: c["hyper_parameters"]["loss"].update(name="foo"),
                      ["its recorded loss.name='foo'", "bce_with_logits"]),

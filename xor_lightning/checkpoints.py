@@ -102,10 +102,9 @@ def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: st
     """``seeds`` and ``model.hidden`` must describe exactly the tensors the file holds."""
     seeds, widths = hparams["seeds"], [2, *hparams["model"]["hidden"], 1]
     # Every tensor the module holds (module.py, facts.py), so a strict load leaves nothing unchecked.
-    expect = {"epochs_done": (), "best_version": (), "facts.trail_epoch": (TRAIL,),
-              "facts.trail_loss": (TRAIL, seeds), "facts.trail_margin": (TRAIL, seeds)}
-    for name in ("first_solved", "diverged_at", "stopped_at", "best_epoch", "best_loss"):
-        expect[f"facts.{name}"] = (seeds,)
+    expect = {f"facts.{name}": (seeds,) for name in ("first_solved", "diverged_at", "stopped_at", "best_epoch", "best_loss")}
+    expect.update({"epochs_done": (), "best_version": (), "facts.trail_epoch": (TRAIL,),
+                   "facts.trail_loss": (TRAIL, seeds), "facts.trail_margin": (TRAIL, seeds)})
     for j, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         for prefix, weight, bias in (("net.", "weights.", "biases."), ("facts.", "best_weight", "best_bias")):
             expect[f"{prefix}{weight}{j}"] = (seeds, fan_in, fan_out)
