@@ -100,11 +100,14 @@ def check_train_config(cfg: DictConfig) -> None:
     _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
     _int("checkpoint.every_n_epochs", cfg.checkpoint.every_n_epochs, 1)
     _int("checkpoint.last_every_n_epochs", cfg.checkpoint.last_every_n_epochs, 1)
-    check_visuals(cfg.visuals)
+    check_visuals(cfg.visuals, cfg.seeds)
 
 
-def check_visuals(visuals: DictConfig) -> None:
+def check_visuals(visuals: DictConfig, seeds: int) -> None:
     _int("visuals.every_n_epochs", visuals.every_n_epochs, 0, "an integer >= 0 (0: only at the start and the end)")
+    member = visuals.member
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < seeds:
+        raise UserError(f"visuals.member={member!r} is not valid; expected an integer from 0 to {seeds - 1} (seeds={seeds})")
     members = visuals.members
     if isinstance(members, bool) or not isinstance(members, int) or not 0 <= members <= 36:
         raise UserError(f"visuals.members={members!r} is not valid; expected an integer from 0 to 36 (members in the grid)")
