@@ -13,7 +13,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 
-from xor_lightning import canvas, figures, tb_visuals
+from xor_lightning import canvas, figures, tb_visuals, tiles
 from xor_lightning.canvas import text
 from xor_lightning.data import INPUTS, TARGETS
 from xor_lightning.evaluation import Evaluation
@@ -70,13 +70,13 @@ def test_boundary_picture_has_its_title_colour_bar_legend_and_decision_line():
     picture = figures.boundary_image(net, 2, seed=5, solved=solved, step=40)
     state = "solved" if bool(solved[2]) else "not solved"
     assert find(picture, figures.title_line("member 2 (seed 7), epoch 40", bool(solved[2])))
-    assert find(picture, figures.prob_bar(240))  # p(y=1) from 0 to 1, labelled
-    assert find(picture, figures.legend())  # circle: target 1, square: target 0, line: p = 0.5
+    assert find(picture, tiles.prob_bar(240))  # p(y=1) from 0 to 1, labelled
+    assert find(picture, tiles.legend())  # circle: target 1, square: target 0, line: p = 0.5
     assert find(picture, text(state, 14, figures.SOLVED_COLOUR if bool(solved[2]) else figures.FAILED_COLOUR))
-    tile = figures.boundary_tile(figures.tile_logits(net, [2], 240)[0])
+    tile = tiles.boundary_tile(figures.tile_logits(net, [2], 240)[0])
     assert find(picture, tile)
     assert (tile == 0).all(axis=2).sum() > 240  # the black p = 0.5 line crosses the tile
-    bar = figures.prob_bar(240)
+    bar = tiles.prob_bar(240)
     column = bar[:, np.argmax([len(np.unique(bar[:, x], axis=0)) for x in range(bar.shape[1])])]
     assert len(np.unique(column, axis=0)) > 100  # a real gradient, not a swatch
 
@@ -87,7 +87,7 @@ def test_a_member_at_p_half_everywhere_has_no_decision_line():
         for p in net.parameters():
             p.zero_()  # member 0: logit 0 everywhere, p = 0.5 and no side is chosen
         net.biases[1][1] = 1e-4  # member 1: p just above 0.5 everywhere, the same colour, no line to draw
-    flat_half, flat_above = (figures.boundary_tile(z) for z in figures.tile_logits(net, [0, 1], 64))
+    flat_half, flat_above = (tiles.boundary_tile(z) for z in figures.tile_logits(net, [0, 1], 64))
     assert np.array_equal(flat_half, flat_above)
 
 
@@ -102,12 +102,12 @@ def test_a_dead_relu_unit_is_neutral_and_units_share_one_scale_per_layer():
     limit = float(np.abs(acts).max())
     picture = figures.units_image(net, 0, seed=0, step=0)
     for u in range(3):  # each tile, on the layer's one scale, is in the picture
-        assert len(find(picture, figures.unit_tile(acts[u], limit))) == 1, u
-    dead = figures.unit_tile(acts[0], limit)
+        assert len(find(picture, tiles.unit_tile(acts[u], limit))) == 1, u
+    dead = tiles.unit_tile(acts[0], limit)
     neutral = canvas.colourize(np.zeros(1), canvas.UNIT_CMAP, -limit, limit)[0]
     assert (dead[30:58, 30:58] == neutral).all()  # the middle of the tile, between the markers
     assert max(abs(int(c) - 255) for c in neutral) < 12  # and neutral is (near) white
-    assert find(picture, figures.unit_bar(limit, 88))  # the layer's colour bar, -limit .. +limit
+    assert find(picture, tiles.unit_bar(limit, 88))  # the layer's colour bar, -limit .. +limit
 
 
 @pytest.mark.parametrize("hidden", [[16, 8], []])
@@ -119,8 +119,8 @@ def test_every_hidden_layer_appears_then_the_output(hidden):
         for u in range(width):
             assert find(picture, text(f"hidden {j + 1}, unit {u}", 10)), (j, u)
     assert not hidden or not find(picture, text(f"hidden {len(hidden) + 1}, unit 0", 10))
-    assert find(picture, figures.boundary_tile(figures.tile_logits(net, [0], 88)[0]))  # the output
-    assert find(picture, figures.legend())
+    assert find(picture, tiles.boundary_tile(figures.tile_logits(net, [0], 88)[0]))  # the output
+    assert find(picture, tiles.legend())
 
 
 def test_members_grid_titles_each_member_with_seed_and_state():
@@ -131,7 +131,7 @@ def test_members_grid_titles_each_member_with_seed_and_state():
     logits = figures.tile_logits(net, list(range(9)), 112)
     for i in range(9):
         assert find(picture, text(f"member {i} (seed {100 + i})", 10)), i
-        assert find(picture, figures.boundary_tile(logits[i])), i
+        assert find(picture, tiles.boundary_tile(logits[i])), i
     assert not find(picture, text("member 9 (seed 109)", 10))
 
 
@@ -209,7 +209,7 @@ def test_report_holds_the_plots_the_best_members_boundary_and_every_layer():
     assert find(picture, loss_plot(history))
     assert find(picture, figures.boundary_panel(net, best, size=240))
     assert find(picture, figures.units_panel(net, best))
-    assert find(picture, figures.legend())
+    assert find(picture, tiles.legend())
     assert picture.shape[1] <= 1200  # fits a screen: units wrap instead of widening the picture
 
 
