@@ -187,6 +187,9 @@ def test_histograms_pool_every_member_and_skip_non_finite_values(tmp_path):
     assert hidden.num == 50 * 2 * 8 and sum(hidden.bucket) == hidden.num
     assert hidden.min == pytest.approx(float(w.min())) and hidden.max == pytest.approx(float(w.max()))
     assert hidden.sum == pytest.approx(float(w.sum()), rel=1e-5)
+    edges = [hidden.min, *hidden.bucket_limit[1:]]  # the first bucket is the empty left edge
+    expected, _ = np.histogram(w.numpy().ravel(), bins=edges)
+    assert np.abs(np.asarray(hidden.bucket[1:]) - expected).sum() <= 2  # the same counts, up to rounding at an edge
     output = acc.Histograms("weights/output")[0].histogram_value
     assert output.num == 50 * 8 - 1 and sum(output.bucket) == output.num
     biases = acc.Histograms("biases/output")[0]

@@ -85,9 +85,9 @@ def log_histograms(writer, net: Population, step: int) -> None:
 
 
 def _add_histogram(writer, tag: str, values: torch.Tensor, step: int) -> None:
-    """``add_histogram`` bins with numpy over ~1,500 exponential edges (~100 ms for 1.3M values);
-    torch.histc over uniform buckets between min and max takes a few ms and TensorBoard re-bins
-    for display anyway."""
+    """``add_histogram`` bins with numpy over ~1,500 exponential edges (~100 ms for 1.3M values).
+    Uniform buckets between min and max, counted with bincount (~4x faster than torch.histc), take
+    ~2 ms; TensorBoard re-bins for display anyway."""
     v = values.detach().flatten().float().cpu()
     low, high = torch.aminmax(v)
     if not bool(torch.isfinite(low + high)):  # a diverging member: show the finite values
@@ -97,12 +97,13 @@ def _add_histogram(writer, tag: str, values: torch.Tensor, step: int) -> None:
         low, high = torch.aminmax(v)
     low, high = float(low), float(high)
     top = high if high > low else low + max(abs(low), 1.0) * 1e-6  # all equal: one thin bucket
-    counts = torch.histc(v, bins=HISTOGRAM_BUCKETS, min=low, max=top)
+    bucket = ((v - low) * (HISTOGRAM_BUCKETS / (top - low))).to(torch.int32).clamp_(max=HISTOGRAM_BUCKETS - 1)
+    counts = torch.bincount(bucket, minlength=HISTOGRAM_BUCKETS)  # the maximum joins the last bucket
     limits = torch.linspace(low, top, HISTOGRAM_BUCKETS + 1)
     # TensorBoard reads right edges; the empty first bucket gives it the leftmost edge.
     writer.add_histogram_raw(
         tag, min=low, max=high, num=v.numel(), sum=float(v.sum()), sum_squares=float(v.dot(v)),
-        bucket_limits=limits.tolist(), bucket_counts=[0.0, *counts.tolist()], global_step=step,
+        bucket_limits=limits.tolist(), bucket_counts=[0, *counts.tolist()], global_step=step,
     )
 
 
