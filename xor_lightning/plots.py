@@ -51,15 +51,28 @@ def _label(value: float) -> str:
     return f"{value:g}" if value != 0 else "0"
 
 
+def _log_ticks(low: float, high: float, mantissas: tuple[int, ...]) -> list[float]:
+    """log10 of m * 10^k (m in ``mantissas``) between ``low`` and ``high`` (log10 units)."""
+    return [e + math.log10(m) for e in range(math.floor(low), math.ceil(high) + 1) for m in mantissas
+            if low - 1e-9 <= e + math.log10(m) <= high + 1e-9]
+
+
 def _y_scale(ys: np.ndarray, log_y: bool, y_range: tuple[float, float] | None) -> tuple[float, float, list[float]]:
     """(low, high, tick values) of the y axis from finite ``ys`` in axis units (log10 y on a log axis)."""
     if y_range is not None:
         return y_range[0], y_range[1], _linear_ticks(*y_range)
     low, high = float(ys.min()), float(ys.max())
-    if log_y:  # whole decades
-        low, high = math.floor(low), math.ceil(high)
-        high = max(high, low + 1)
-        return low, high, [float(e) for e in range(low, high + 1)]
+    if log_y:
+        if high - low >= 1:  # whole decades
+            low, high = math.floor(low), math.ceil(high)
+            return low, high, _log_ticks(low, high, (1,))
+        pad = max(0.05 * (high - low), 0.02)  # less than a decade: a tight axis at 1, 2, 5, or 1..9, or finer
+        low, high = low - pad, high + pad
+        for ticks in (_log_ticks(low, high, (1, 2, 5)), _log_ticks(low, high, tuple(range(1, 10)))):
+            if len(ticks) >= 2:
+                return low, high, ticks
+        in_range = [v for v in _linear_ticks(10 ** low, 10 ** high) if 10 ** low <= v <= 10 ** high and v > 0]
+        return low, high, [math.log10(v) for v in in_range]
     if high <= low:
         low, high = low - 1, high + 1
     ticks = _linear_ticks(low, high)
@@ -101,7 +114,7 @@ def line_plot(
     image = Image.new("RGB", (plot_w * SCALE, plot_h * SCALE), (255, 255, 255))
     draw = ImageDraw.Draw(image)
     x_ticks = [x for x in _linear_ticks(x0, x1) if x0 <= x <= x1]
-    minor = [e + math.log10(m) for e in range(int(y0), int(y1)) for m in range(2, 10)] if log_y else []
+    minor = _log_ticks(y0, y1, tuple(range(2, 10))) if log_y else []
     for y in minor:
         draw.line([px(x0, y), px(x1, y)], fill=MINOR_GRID, width=SCALE)
     for y in y_ticks:
