@@ -76,8 +76,9 @@ def test_tensorboard_serves_a_run(train_cfg, tmp_path, tensorboard_on):
     scalars = _wait_for(f"{base}/data/plugin/scalars/tags", "served", tmp_path / "tb.log")["served"]
     assert {"train/loss", "val/loss", "val/acc", "val/success_rate", "hp/success_rate"} <= set(scalars)
 
-    assert set(_get(f"{base}/data/plugin/images/tags")["served"]) == {"boundary/best", "boundary/members", "units/best"}
-    entries = _get(f"{base}/data/plugin/images/images?run=served&tag=boundary/best&sample=0")
+    images = {"boundary/member", "units/member", "boundary/members", "boundary/best", "units/best"}
+    assert set(_get(f"{base}/data/plugin/images/tags")["served"]) == images
+    entries = _get(f"{base}/data/plugin/images/images?run=served&tag=boundary/member&sample=0")
     assert [e["step"] for e in entries] == [0, 1, 2, 3]  # before training and after each epoch
     assert {"weights/hidden1", "biases/output"} <= set(_get(f"{base}/data/plugin/histograms/tags")["served"])
 

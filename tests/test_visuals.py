@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from tests.conftest import compose_config, run_cli
+from xor_lightning.checkpoints import load_checkpoint
 from xor_lightning.checks import check_train_config
 from xor_lightning.errors import UserError
 from xor_lightning.evaluate import evaluate
-from xor_lightning.figures import MEMBER_LINES, History
+from xor_lightning.evaluation import evaluate_module
+from xor_lightning.figures import MEMBER_LINES, History, boundary_image
 from xor_lightning.train import train
 
 FAST = ["early_stop.enabled=false", "trainer.max_epochs=6", "visuals.every_n_epochs=2", "visuals.members=2"]
@@ -58,10 +64,13 @@ def test_event_files_hold_scalars_images_histograms_hparams(population_run):
         assert len(acc.Scalars(tag)) == 6, tag  # one per epoch
     for tag in ("hp/success_rate", "hp/epochs_to_solve_median", "hp/final_loss"):
         assert len(acc.Scalars(tag)) == 1, tag
-    # Before training (step 0), every 2 epochs, and at the end (epoch 6 = step 6, not repeated).
-    assert set(tags["images"]) == {"boundary/best", "boundary/members", "units/best"}
-    for tag in tags["images"]:
+    # Before training (step 0), every 2 epochs, and at the end (epoch 6 = step 6, not repeated);
+    # the best member is known only at the end.
+    assert set(tags["images"]) == {"boundary/member", "units/member", "boundary/members", "boundary/best", "units/best"}
+    for tag in ("boundary/member", "units/member", "boundary/members"):
         assert [e.step for e in acc.Images(tag)] == [0, 2, 4, 6], tag
+    for tag in ("boundary/best", "units/best"):
+        assert [e.step for e in acc.Images(tag)] == [6], tag
     assert set(tags["histograms"]) == {f"{kind}/{layer}" for kind in ("weights", "biases") for layer in ("hidden1", "output")}
     weights = acc.Histograms("weights/hidden1")
     assert [e.step for e in weights] == [0, 2, 4, 6]
@@ -106,7 +115,8 @@ def test_visuals_can_be_switched_off(train_cfg, tmp_path):
 def test_no_hidden_layer_still_draws_boundary_and_report(train_cfg, tmp_path):
     metrics = train(train_cfg("model.hidden=[]", "trainer.max_epochs=2", "visuals.every_n_epochs=0"))
     acc = _events(metrics["log_dir"])
-    assert [e.step for e in acc.Images("units/best")] == [0, 2]
+    assert [e.step for e in acc.Images("units/member")] == [0, 2]
+    assert [e.step for e in acc.Images("units/best")] == [2]
     assert "weights/hidden1" not in acc.Tags()["histograms"]
     assert (tmp_path / "outputs" / "test" / "report.png").stat().st_size > 10_000
 
@@ -116,11 +126,12 @@ def test_no_hidden_layer_still_draws_boundary_and_report(train_cfg, tmp_path):
     [
         ("visuals.every_n_epochs=-1", "visuals.every_n_epochs=-1 is not valid; expected an integer >= 0"),
         ("visuals.members=100", "visuals.members=100 is not valid; expected an integer from 0 to 36"),
+        ("visuals.member=1", "visuals.member=1 is not valid; expected an integer from 0 to 0 (seeds=1)"),
         ("visuals.report=maybe", "visuals.report='maybe' is not valid; expected true or false"),
     ],
 )
 def test_bad_visuals_values_are_one_line_errors(train_cfg, override, message):
-    with pytest.raises(UserError, match=message.replace("[", r"\[")):
+    with pytest.raises(UserError, match=re.escape(message)):
         check_train_config(train_cfg(override))
 
 
@@ -129,8 +140,9 @@ def test_evaluate_writes_the_boundary_png(population_run, tmp_path):
     out = tmp_path / "pics" / "boundary.png"
     cfg = compose_config("evaluate", [f"checkpoint={metrics['best_checkpoint']}", f"boundary={out}", "member=1"])
     evaluate(cfg)
-    height, width = matplotlib.image.imread(out).shape[:2]
-    assert (height, width) == (320, 320)
+    module = load_checkpoint(metrics["best_checkpoint"], "cpu")
+    expected = boundary_image(module.net, 1, seed=0, solved=evaluate_module(module).solved, size=320)
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected)  # member 1, large
 
 
 def test_evaluate_refuses_a_boundary_that_is_not_png(population_run, tmp_path):

@@ -185,7 +185,7 @@ def check_train_config(cfg: DictConfig) -> None:
     _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
     _int("block_epochs", cfg.block_epochs, 1)
     _int("checkpoint.last_every_n_epochs", cfg.checkpoint.last_every_n_epochs, 1)
-    check_visuals(cfg.visuals)
+    check_visuals(cfg.visuals, cfg.seeds)
     if cfg.progress.bar not in ("auto", True, False):
         raise UserError(f"progress.bar={cfg.progress.bar!r} is not valid; choose one of: auto, true, false")
     _number("progress.every_seconds", cfg.progress.every_seconds, 0.0, strict=False)
@@ -208,8 +208,11 @@ def check_fits(cfg: DictConfig) -> None:
     check_run_fits(cfg.seeds, list(cfg.model.hidden), str(cfg.device.precision), "cuda" if on_cuda else "cpu")
 
 
-def check_visuals(visuals: DictConfig) -> None:
+def check_visuals(visuals: DictConfig, seeds: int) -> None:
     _int("visuals.every_n_epochs", visuals.every_n_epochs, 0, "an integer >= 0 (0: only at the start and the end)")
+    member = visuals.member
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < seeds:
+        raise UserError(f"visuals.member={member!r} is not valid; expected an integer from 0 to {seeds - 1} (seeds={seeds})")
     members = visuals.members
     if isinstance(members, bool) or not isinstance(members, int) or not 0 <= members <= 36:
         raise UserError(f"visuals.members={members!r} is not valid; expected an integer from 0 to 36 (members in the grid)")

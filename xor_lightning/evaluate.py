@@ -62,5 +62,7 @@ def check_boundary_path(path: object) -> None:
 def write_boundary(path: str, module: XORModule, ev: Evaluation, member: int | None) -> Path:
     from xor_lightning import figures
 
-    member = ev.best_member() if member is None else member
-    return figures.save(figures.boundary_figure(module.net, member, ev.seed, bool(ev.solved[member])), path)
+    best = member is None
+    member = ev.best_member() if best else member
+    picture = figures.boundary_image(module.net, member, seed=ev.seed, solved=ev.solved, best=best, size=320)
+    return figures.save(picture, path)

@@ -1,7 +1,9 @@
-"""Matplotlib pictures of what a population learned: decision boundaries, hidden units, loss curves.
+"""Pictures of what a population learned: decision boundaries and every hidden layer's units.
 
-matplotlib is imported inside the functions (Agg backend, no display needed), so importing this
-module costs nothing and runs that draw no picture never load it.
+A picture is computed for the members it shows only (``Population.forward(x, members=[...])``), as
+fields over the square around the truth table, drawn as tiles (tiles.py) and composed as arrays
+(canvas.py). TensorBoard rounds, report.png and ``evaluate ... boundary=PATH.png`` all use these
+functions, so they look alike. History holds the per-epoch losses report.png plots.
 """
 
 from __future__ import annotations
@@ -9,14 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
-from xor_lightning.data import INPUTS, TARGETS
+from xor_lightning import canvas
+from xor_lightning.atomic_io import atomic_write_bytes
+from xor_lightning.canvas import text
 from xor_lightning.nets import Population
+from xor_lightning.tiles import HIGH, LOW, boundary_tile, legend, prob_bar, unit_bar, unit_tile, with_axes
 
-LOW, HIGH = -0.5, 1.5  # the square shown around the unit square of the truth table
-RESOLUTION = 81        # grid points per axis: smooth enough, cheap for 100s of members
+RESOLUTION = 81        # grid points per axis of output_fields/unit_fields when no size is asked
 MEMBER_LINES = 20      # members whose own loss curve the report draws
+UNITS_PER_ROW = 8      # unit thumbnails per row; wider layers wrap
+MAX_UNITS = 64         # thumbnails per layer: a [512] layer would make a picture no one can read
+SOLVED_COLOUR = (0, 110, 40)
+FAILED_COLOUR = (180, 20, 20)
 
 
 @dataclass
@@ -45,154 +55,152 @@ class History:
         self.val_members.append(val_losses[:MEMBER_LINES].tolist() if len(val_losses) > 1 else [])
 
 
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
+# ---- fields: values over the square, only for the members drawn ---------------------------------
 
 def grid_points(resolution: int = RESOLUTION) -> torch.Tensor:
-    """``[R*R, 2]`` points of the square, row-major with x2 as the row (what imshow expects)."""
+    """``[R*R, 2]`` points of the square, row-major with x2 as the row (row 0: x2 = LOW)."""
     axis = torch.linspace(LOW, HIGH, resolution)
     x2, x1 = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack([x1.flatten(), x2.flatten()], dim=1)
 
 
+def _points(net: Population, resolution: int) -> torch.Tensor:
+    return grid_points(resolution).to(net.weights[0].device, net.weights[0].dtype)
+
+
 @torch.no_grad()
+def logit_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
+    """``[len(members), R, R]`` logits over the square for the chosen members."""
+    logits = net(_points(net, resolution), members=members)[:, :, 0].float().cpu()
+    return logits.reshape(len(members), resolution, resolution)
+
+
 def output_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
     """``[len(members), R, R]`` sigmoid(logit) over the square for the chosen members."""
-    x = grid_points(resolution).to(net.weights[0].device, net.weights[0].dtype)
-    probs = torch.sigmoid(net(x, members=members)[:, :, 0]).float().cpu()
-    return probs.reshape(len(members), resolution, resolution)
+    return torch.sigmoid(logit_fields(net, members, resolution))
 
 
 @torch.no_grad()
+def layer_fields(net: Population, member: int, resolution: int = RESOLUTION) -> list[torch.Tensor]:
+    """One ``[units, R, R]`` tensor of activations per hidden layer of one member (none without)."""
+    x = _points(net, resolution)
+    return [
+        net(x, upto=j, members=[member])[0].float().cpu().T.reshape(-1, resolution, resolution)
+        for j in range(len(net.widths) - 2)
+    ]
+
+
 def unit_fields(net: Population, member: int, resolution: int = RESOLUTION) -> torch.Tensor:
     """``[units, R, R]`` activations of the first hidden layer of one member (empty without one)."""
-    if len(net.widths) < 3:
-        return torch.empty(0, resolution, resolution)
-    x = grid_points(resolution).to(net.weights[0].device, net.weights[0].dtype)
-    acts = net(x, upto=0, members=[member])[0].float().cpu()  # [R*R, units]
-    return acts.T.reshape(-1, resolution, resolution)
+    layers = layer_fields(net, member, resolution)
+    return layers[0] if layers else torch.empty(0, resolution, resolution)
 
 
-def _mark_table(ax) -> None:
-    """The four rows of the table: filled circles for target 1, open squares for target 0."""
-    ones = TARGETS.squeeze(-1) > 0.5
-    for rows, face, edge, marker in ((ones, "white", "black", "o"), (~ones, "black", "white", "s")):
-        pts = INPUTS[rows].numpy()
-        ax.scatter(pts[:, 0], pts[:, 1], s=60, c=face, edgecolors=edge, marker=marker, linewidths=1.5, zorder=3)
+def tile_logits(net: Population, members: list[int], size: int) -> np.ndarray:
+    """``[len(members), size, size]`` logits for tiles: computed on a grid of half the pixels and
+    interpolated (bilinear), ~3-4x cheaper and indistinguishable on screen: the logit is smooth."""
+    coarse = logit_fields(net, members, size // 2 + 1)
+    return F.interpolate(coarse[:, None], size=(size, size), mode="bilinear", align_corners=True)[:, 0].numpy()
 
 
-def _square(ax, field: torch.Tensor, title: str, cmap: str, vmin: float, vmax: float, boundary: bool) -> None:
-    ax.imshow(field.numpy(), origin="lower", extent=(LOW, HIGH, LOW, HIGH), cmap=cmap, vmin=vmin, vmax=vmax)
-    if boundary and float(field.min()) < 0.5 < float(field.max()):
-        ax.contour(field.numpy(), levels=[0.5], colors="black", linewidths=1.2, origin="lower", extent=(LOW, HIGH, LOW, HIGH))
-    _mark_table(ax)
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([0, 1])
-    ax.set_yticks([0, 1])
-    ax.tick_params(labelsize=7)
+def _is_solved(solved: torch.Tensor | bool | None, member: int) -> bool | None:
+    if solved is None or isinstance(solved, bool):
+        return solved
+    return bool(solved[member])
 
 
-def draw_boundary(ax, prob: torch.Tensor, title: str) -> None:
-    """p(y=1) over the square (blue 0 .. red 1), the 0.5 contour, the four table points."""
-    _square(ax, prob, title, "RdBu_r", 0.0, 1.0, boundary=True)
+def _state(solved: bool | None, size: int = 11) -> np.ndarray | None:
+    if solved is None:
+        return None
+    return text("solved" if solved else "not solved", size, SOLVED_COLOUR if solved else FAILED_COLOUR)
 
 
-def draw_unit(ax, act: torch.Tensor, title: str) -> None:
-    """One hidden unit's activation, coloured symmetrically around 0 like Playground's thumbnails."""
-    lim = max(float(act.abs().max()), 1e-6)
-    _square(ax, act, title, "PuOr_r", -lim, lim, boundary=False)
+def _when(step: int | None) -> str:
+    return "" if step is None else f", epoch {step}"
 
 
-def _label(member: int, seed: int, solved: bool | None) -> str:
-    state = "" if solved is None else (" solved" if solved else " not solved")
-    return f"member {member} (seed {seed}){state}"
+def title_line(words: str, solved: bool | None = None, size: int = 14) -> np.ndarray:
+    """A title, with ", solved" (green) or ", not solved" (red) after it when known."""
+    state = _state(solved, size)
+    return text(words, size) if state is None else canvas.hstack([text(words + ", ", size), state])
 
 
-def _thumbnail_spacing(fig) -> None:
-    # Fixed margins instead of tight_layout, which measures every label and costs more than drawing.
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.08, top=0.9, wspace=0.35, hspace=0.45)
+def who(member: int, seed: int, best: bool = False) -> str:
+    """"member 3 (seed 3)"; ``seed`` is member 0's seed."""
+    return f"{'best member' if best else 'member'} {member} (seed {seed + member})"
 
 
-def boundary_figure(net: Population, member: int, seed: int, solved: bool | None = None):
-    """One member's decision boundary, large."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
-    draw_boundary(ax, output_fields(net, [member])[0], _label(member, seed + member, solved))
-    ax.set_xlabel("x1   (circles: y=1, squares: y=0, line: p=0.5)", fontsize=8)
-    ax.set_ylabel("x2")
-    fig.tight_layout()
-    return fig
+def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10) -> np.ndarray:
+    """Title, body and the legend of the marks, with white margins."""
+    return canvas.pad(canvas.vstack([title, body, legend()], gap=10), margin, margin, margin, margin)
 
 
-def members_figure(net: Population, count: int, seed: int, solved: torch.Tensor | None = None):
-    """The boundaries of the first ``count`` members in a near-square grid."""
-    plt = pyplot()
+# ---- pictures ------------------------------------------------------------------------------------
+
+def boundary_panel(net: Population, member: int, size: int = 240) -> np.ndarray:
+    """One member's p(y=1) with axes and the colour bar."""
+    tile = boundary_tile(tile_logits(net, [member], size)[0])
+    return canvas.hstack([with_axes(tile), prob_bar(size)], gap=8)
+
+
+def boundary_image(
+    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None,
+    step: int | None = None, best: bool = False, size: int = 240,
+) -> np.ndarray:
+    """One member's decision boundary, titled with member, seed, solved state and epoch."""
+    title = title_line(f"{who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
+    return with_legend(title, boundary_panel(net, member, size))
+
+
+def members_image(
+    net: Population, count: int, *, seed: int, solved: torch.Tensor | None = None,
+    step: int | None = None, size: int = 112,
+) -> np.ndarray:
+    """The boundaries of the first ``count`` members in a near-square grid, one colour bar."""
     members = list(range(min(count, net.members)))
-    cols = max(1, round(len(members) ** 0.5 + 0.49))
-    rows = -(-len(members) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), dpi=80, squeeze=False)
-    fields = output_fields(net, members)
-    for ax in axes.flat[len(members):]:
-        ax.axis("off")
-    for i, ax in zip(members, axes.flat):
-        ok = None if solved is None else bool(solved[i])
-        draw_boundary(ax, fields[i], f"seed {seed + i}" + ("" if ok is None else (" ok" if ok else " FAIL")))
-    _thumbnail_spacing(fig)
-    return fig
+    logits = tile_logits(net, members, size)
+    panels = []
+    for i in members:
+        caption = [text(f"member {i} (seed {seed + i})", 10)]
+        state = _state(_is_solved(solved, i))
+        panels.append(canvas.titled(boundary_tile(logits[i]), *caption, *([] if state is None else [state])))
+    cols = max(1, int(np.ceil(np.sqrt(len(panels)))))
+    rows = [canvas.hstack(panels[r:r + cols], gap=10) for r in range(0, len(panels), cols)]
+    grid = canvas.vstack(rows, gap=10)
+    body = canvas.hstack([grid, prob_bar(min(grid.shape[0], 2 * size))], gap=12)
+    title = f"first {len(members)} members{_when(step)}"
+    if solved is not None:
+        title += f": {sum(bool(solved[i]) for i in members)} of {len(members)} solved"
+    return with_legend(title_line(title), body)
 
 
-def draw_units(axes, net: Population, member: int) -> None:
-    """First-hidden-layer units then the output (p(y=1)) into ``axes`` (one per unit + 1)."""
-    units = unit_fields(net, member)
-    for u, ax in enumerate(axes[: len(units)]):
-        draw_unit(ax, units[u], f"hidden 1, unit {u}")
-    draw_boundary(axes[len(units)], output_fields(net, [member])[0], "output p(y=1)")
+def units_panel(net: Population, member: int, size: int = 88, max_width: int = 1100) -> np.ndarray:
+    """Every hidden layer's units (one shared symmetric scale per layer), then the output."""
+    blocks = []
+    for j, acts in enumerate(layer_fields(net, member, size)):
+        shown = acts[:MAX_UNITS].numpy()
+        # One scale for the whole layer: strengths compare, and a dead unit (0 everywhere) is white.
+        limit = float(np.nan_to_num(np.abs(shown)).max()) or 1.0
+        tiles = [canvas.titled(unit_tile(a, limit), text(f"hidden {j + 1}, unit {u}", 10)) for u, a in enumerate(shown)]
+        rows = [canvas.hstack(tiles[r:r + UNITS_PER_ROW], gap=6) for r in range(0, len(tiles), UNITS_PER_ROW)]
+        grid = canvas.vstack(rows, gap=6)
+        more = f", the first {MAX_UNITS} shown" if len(acts) > MAX_UNITS else ""
+        header = text(f"hidden layer {j + 1}: {len(acts)} units{more}", 12)
+        blocks.append(canvas.titled(canvas.hstack([grid, unit_bar(limit, size * min(len(rows), 2))], gap=8), header))
+    out = canvas.titled(boundary_tile(tile_logits(net, [member], size)[0]), text("p(y=1)", 10))
+    blocks.append(canvas.titled(canvas.hstack([out, prob_bar(size)], gap=8), text("output", 12)))
+    return canvas.wrap(blocks, max_width, gap=24)
 
 
-def units_figure(net: Population, member: int, max_cols: int = 9):
-    """Playground-style thumbnails: every unit of the first hidden layer, then the output."""
-    plt = pyplot()
-    n = (net.widths[1] if len(net.widths) > 2 else 0) + 1  # first hidden layer's units + the output
-    cols = min(n, max_cols)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.0 * rows), dpi=80, squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.axis("off")
-    draw_units(list(axes.flat), net, member)
-    _thumbnail_spacing(fig)
-    return fig
+def units_image(
+    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None,
+    step: int | None = None, best: bool = False, size: int = 88,
+) -> np.ndarray:
+    """Playground-style thumbnails of one member: every hidden unit, then the output."""
+    title = title_line(f"units of {who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
+    return with_legend(title, units_panel(net, member, size))
 
 
-def draw_losses(ax, history: History) -> None:
-    """Mean train and val loss; faint lines: the val loss of the first few members."""
-    if not history.epochs:
-        ax.text(0.5, 0.5, "no epochs recorded", ha="center", va="center", transform=ax.transAxes)
-        return
-    per_member = torch.tensor(history.val_members)  # [epochs, shown]
-    shown = per_member.shape[1] if per_member.dim() == 2 else 0
-    for i in range(shown):
-        label = f"val/loss, members 0..{shown - 1}" if i == 0 else None
-        ax.plot(history.epochs, per_member[:, i].numpy(), color="tab:orange", alpha=0.3, linewidth=0.8, label=label)
-    ax.plot(history.epochs, history.train_loss, color="tab:blue", label="train/loss (mean)")
-    ax.plot(history.epochs, history.val_loss, color="tab:red", label="val/loss (mean)")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-
-
-def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG (creating folders) and free it."""
-    plt = pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+def save(picture: np.ndarray, path: str | Path) -> Path:
+    """Write ``picture`` as a PNG, whole or not at all (creating folders)."""
+    return atomic_write_bytes(path, canvas.png(picture, level=6))

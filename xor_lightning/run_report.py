@@ -1,13 +1,25 @@
-"""The end-of-run picture (report.png) for people who never open TensorBoard."""
+"""The end-of-run picture (report.png) for people who never open TensorBoard.
+
+Layout: the headline; the plot panels (left) beside the best member's decision boundary (right);
+the best member's hidden units and output; the legend. A new plot panel is one more entry in
+``plot_panels``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from xor_lightning import figures
+import numpy as np
+
+from xor_lightning import canvas, figures
 from xor_lightning.evaluation import Evaluation
 from xor_lightning.figures import History
 from xor_lightning.module import XORModule
+from xor_lightning.plots import Line, faint, line_plot
+
+TRAIN_COLOUR = (31, 119, 180)
+VAL_COLOUR = (214, 39, 40)
+MEMBER_COLOUR = (255, 127, 14)
 
 
 def _headline(ev: Evaluation, run_id: str) -> str:
@@ -20,26 +32,37 @@ def _headline(ev: Evaluation, run_id: str) -> str:
     )
 
 
-def report_figure(module: XORModule, ev: Evaluation, history: History, run_id: str):
-    """Top row: loss curves and the best member's boundary; bottom row: its hidden units + output."""
-    plt = figures.pyplot()
+def loss_plot(history: History) -> np.ndarray:
+    """Mean train and val loss; faint lines: the val loss of the first few members."""
+    per_member = np.asarray(history.val_members, dtype=np.float64)
+    if per_member.ndim != 2:  # no epochs, or a single network (no per-member lines)
+        per_member = np.empty((len(history.epochs), 0))
+    lines = [
+        Line(history.epochs, per_member[:, i], faint(MEMBER_COLOUR), 1.0,
+             f"val/loss, members 0..{per_member.shape[1] - 1}" if i == 0 else None)
+        for i in range(per_member.shape[1])
+    ]
+    lines += [
+        Line(history.epochs, history.train_loss, TRAIN_COLOUR, 1.6, "train/loss (mean)"),
+        Line(history.epochs, history.val_loss, VAL_COLOUR, 1.6, "val/loss (mean)"),
+    ]
+    return line_plot(lines, title="loss per epoch", x_label="epoch", y_label="loss (log)", log_y=True)
+
+
+def plot_panels(history: History) -> list[np.ndarray]:
+    """The report's plots, stacked top to bottom."""
+    return [loss_plot(history)]
+
+
+def report_image(module: XORModule, ev: Evaluation, history: History, run_id: str) -> np.ndarray:
     net, member = module.net, ev.best_member()
-    units = net.widths[1] if len(net.widths) > 2 else 0
-    cols = max(4, min(units + 1, 9))
-    unit_rows = -(-(units + 1) // cols)
-    fig = plt.figure(figsize=(2.0 * cols, 4.2 + 2.0 * unit_rows), dpi=80)
-    spec = fig.add_gridspec(2 + unit_rows, cols, height_ratios=[1.05, 1.05] + [1.0] * unit_rows)
-    figures.draw_losses(fig.add_subplot(spec[:2, : cols - 2]), history)
-    figures.draw_boundary(
-        fig.add_subplot(spec[:2, cols - 2:]), figures.output_fields(net, [member])[0],
-        f"best member {member} (seed {ev.seed + member})" + (" solved" if bool(ev.solved[member]) else " not solved"),
-    )
-    axes = [fig.add_subplot(spec[2 + k // cols, k % cols]) for k in range(units + 1)]
-    figures.draw_units(axes, net, member)
-    fig.suptitle(_headline(ev, run_id), fontsize=10)
-    fig.tight_layout()
-    return fig
+    name = figures.who(member, ev.seed, best=True)
+    boundary = canvas.titled(figures.boundary_panel(net, member, size=240), figures.title_line(name, bool(ev.solved[member]), 12))
+    top = canvas.hstack([canvas.vstack(plot_panels(history), gap=12), boundary], gap=24)
+    units = canvas.titled(figures.units_panel(net, member), figures.title_line(f"units of {name}", None, 12))
+    body = canvas.vstack([top, units], gap=22)
+    return figures.with_legend(figures.title_line(_headline(ev, run_id)), body, margin=14)
 
 
 def write_report(path: str | Path, module: XORModule, ev: Evaluation, history: History, run_id: str) -> Path:
-    return figures.save(report_figure(module, ev, history, run_id), path)
+    return figures.save(report_image(module, ev, history, run_id), path)

@@ -122,7 +122,7 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[p
     callbacks: list[pl.Callback] = [
         best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
         StopOnInterrupt(), RunInfo(paths.name, cfg),
-        VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms),
+        VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms, v.member),
     ]
     user = build_callbacks(cfg)  # the user's own (callbacks: in train.yaml), after ours
     if not any(isinstance(c, ProgressBar) for c in user):  # a user's own progress bar replaces ours
@@ -259,6 +259,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # Predictions of each member's best weights; the per-epoch facts of the whole run.
     ev = evaluate_module(best_module, module.facts.cpu(), epochs)
     diagnosis = diagnose(module, ev.solved, ev.diverged)
+    visuals.log_best(trainer.logger, best_module, epochs, ev.best_member(), ev.solved)
     reason = stop_reason(trainer, module, int(cfg.trainer.max_epochs))
     metrics = {
         "run_id": paths.name,
