@@ -80,3 +80,25 @@ def test_the_causes_reach_the_printed_summary_and_tensorboard(train_cfg, tmp_pat
     acc = EventAccumulator(metrics["log_dir"], size_guidance={"scalars": 0}).Reload()
     dead = acc.Scalars("diagnosis/dead")
     assert [e.step for e in dead] == [300] and dead[0].value == pytest.approx(metrics["causes"]["dead"] / 40)
+
+
+def test_the_survival_curve_reaches_tensorboard_and_the_sweep_summary(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tests.conftest import run_cli
+    from xor_lightning.sweep_summary import job_survival
+
+    res = run_cli("train", "-m", "model.hidden=[2],[8]", "model.activation=relu", "seeds=30", "trainer.max_epochs=150",
+                  "run_id=sv", *QUIET, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    sweep = tmp_path / "multirun" / "sv"
+    header = (sweep / "summary.csv").read_text().splitlines()[0].split(",")
+    assert {"dead", "plateau", "still_learning", "local_minimum", "linear", "saturated", "diverged", "other"} <= set(header)
+    assert (sweep / "summary.png").stat().st_size > 10_000
+    for job in ("0", "1"):
+        metrics = json.loads((sweep / job / "metrics.json").read_text())
+        epochs, left = job_survival(sweep / job)
+        assert epochs[0] == 0 and left[0] == 1.0 and left[-1] == pytest.approx(1 - metrics["success_rate"])
+        acc = EventAccumulator(str(tmp_path / "logs" / "sv" / job), size_guidance={"scalars": 0}).Reload()
+        logged = acc.Scalars("survival/not_yet_solved")
+        assert [e.step for e in logged] == epochs and [e.value for e in logged] == pytest.approx(left)

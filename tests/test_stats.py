@@ -42,3 +42,13 @@ def test_percentile_matches_linear_interpolation():
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([10, 20, 30, 40, 50], 90) == pytest.approx(46.0)
     assert percentile([], 50) is None
+
+
+def test_survival_steps_down_at_each_first_solved_epoch_and_ends_at_the_failure_rate():
+    from xor_lightning.stats import as_steps, survival
+
+    epochs, left = survival([5, 3, 5, 9], total=5, last_epoch=20)
+    assert epochs == [0, 3, 5, 9, 20]
+    assert left == [1.0, 0.8, 0.4, 0.2, 0.2]  # one member never solved
+    assert survival([], total=3, last_epoch=7) == ([0, 7], [1.0, 1.0])
+    assert as_steps([0, 3, 5], [1.0, 0.5, 0.0]) == ([0, 3, 3, 5, 5], [1.0, 1.0, 0.5, 0.5, 0.0])

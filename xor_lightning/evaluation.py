@@ -9,7 +9,7 @@ import torch
 from xor_lightning.data import INPUTS, TARGETS
 from xor_lightning.facts import MemberFacts
 from xor_lightning.module import XORModule
-from xor_lightning.stats import percentile, wilson_interval
+from xor_lightning.stats import percentile, survival, wilson_interval
 from xor_lightning.verdict import prediction, right
 
 
@@ -31,6 +31,12 @@ class Evaluation:
     @property
     def members(self) -> int:
         return len(self.losses)
+
+    def survival(self) -> tuple[list[int], list[float]]:
+        """The fraction of members not yet solved against epochs (stats.survival): drops at each
+        solved member's first solved epoch and ends at the failure rate."""
+        solved_at = self.first_solved[self.solved & (self.first_solved > 0)].tolist()
+        return survival(solved_at, self.members, int(self.epochs_trained.max()))
 
     def best_member(self) -> int:
         """A solved member with the lowest loss (else the lowest loss overall)."""

@@ -71,18 +71,23 @@ def _run_arguments(node: DictConfig, paths: RunPaths) -> dict[str, Any]:
 
 
 def log_run_summary(loggers: list, params: dict[str, Any], final: dict[str, float], step: int,
-                    extra: dict[str, float] | None = None) -> None:
+                    extra: dict[str, float] | None = None,
+                    curves: dict[str, tuple[list[int], list[float]]] | None = None) -> None:
     """The run's hyperparameters and final results in each logger, then close it.
 
     TensorBoard pairs them in its HParams tab (``log_hyperparams(params, metrics)``); the others
     record the parameters (``model.hidden``, not ``model/hidden``) and log the results as metrics
-    at the last epoch. ``extra`` scalars (the diagnosis) go to every logger at the last epoch.
+    at the last epoch. ``extra`` scalars (the diagnosis) go to every logger at the last epoch,
+    ``curves`` (the survival curve: steps, values) at their own steps.
     """
     from pytorch_lightning.loggers import TensorBoardLogger
 
     for logger in loggers:
         if extra:
             logger.log_metrics(extra, step=step)
+        for tag, (steps, values) in (curves or {}).items():
+            for at, value in zip(steps, values):
+                logger.log_metrics({tag: value}, step=at)
         if isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(params, final)
         else:

@@ -16,10 +16,12 @@ from xor_lightning.evaluation import Evaluation
 from xor_lightning.figures import History
 from xor_lightning.module import XORModule
 from xor_lightning.plots import Line, faint, line_plot
+from xor_lightning.stats import as_steps
 
 TRAIN_COLOUR = (31, 119, 180)
 VAL_COLOUR = (214, 39, 40)
 MEMBER_COLOUR = (255, 127, 14)
+SURVIVAL_COLOUR = (44, 160, 44)
 
 
 def _headline(ev: Evaluation, run_id: str) -> str:
@@ -49,20 +51,32 @@ def loss_plot(history: History) -> np.ndarray:
     return line_plot(lines, title="loss per epoch", x_label="epoch", y_label="loss (log)", log_y=True)
 
 
-def plot_panels(history: History) -> list[np.ndarray]:
+def survival_plot(ev: Evaluation) -> np.ndarray:
+    """The fraction of members not yet solved against epochs: how fast *all* of them get there."""
+    xs, ys = as_steps(*ev.survival())
+    return line_plot([Line(xs, ys, SURVIVAL_COLOUR, 1.6, None)], title="members not yet solved",
+                     x_label="epoch", y_label="fraction", y_range=(-0.02, 1.02), height=190)
+
+
+def plot_panels(history: History, ev: Evaluation) -> list[np.ndarray]:
     """The report's plots, stacked top to bottom."""
-    return [loss_plot(history)]
+    return [loss_plot(history), survival_plot(ev)]
 
 
-def report_image(module: XORModule, ev: Evaluation, history: History, run_id: str) -> np.ndarray:
+def report_image(module: XORModule, ev: Evaluation, history: History, run_id: str, diagnosis=None) -> np.ndarray:
     net, member = module.net, ev.best_member()
     name = figures.who(member, ev.seed, best=True)
     boundary = canvas.titled(figures.boundary_panel(net, member, size=240), figures.title_line(name, bool(ev.solved[member]), 12))
-    top = canvas.hstack([canvas.vstack(plot_panels(history), gap=12), boundary], gap=24)
+    top = canvas.hstack([canvas.vstack(plot_panels(history, ev), gap=12), boundary], gap=24)
     units = canvas.titled(figures.units_panel(net, member), figures.title_line(f"units of {name}", None, 12))
     body = canvas.vstack([top, units], gap=22)
-    return figures.with_legend(figures.title_line(_headline(ev, run_id)), body, margin=14)
+    title = figures.title_line(_headline(ev, run_id))
+    if diagnosis is not None and diagnosis.summary():  # why the members that did not solve it failed
+        title = canvas.vstack([title, canvas.text(f"not solved, by cause: {diagnosis.summary()}", 12)], gap=4)
+    return figures.with_legend(title, body, margin=14)
 
 
-def write_report(path: str | Path, module: XORModule, ev: Evaluation, history: History, run_id: str) -> Path:
-    return figures.save(report_image(module, ev, history, run_id), path)
+def write_report(path: str | Path, module: XORModule, ev: Evaluation, history: History, run_id: str,
+                 diagnosis=None) -> Path:
+    """report.png; ``diagnosis`` (diagnosis.Diagnosis) adds why the members that failed failed."""
+    return figures.save(report_image(module, ev, history, run_id, diagnosis), path)

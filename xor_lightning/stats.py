@@ -28,3 +28,31 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     pos = (len(xs) - 1) * q / 100
     lo, hi = math.floor(pos), math.ceil(pos)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def survival(solved_at: Sequence[int], total: int, last_epoch: int) -> tuple[list[int], list[float]]:
+    """The fraction of ``total`` members not yet solved, against epochs: a step function given by
+    the points where it changes (``solved_at``: the epoch each solved member first solved), from
+    epoch 0 (all unsolved) to ``last_epoch`` (the members never solved)."""
+    epochs, left = [0], [1.0]
+    remaining = total
+    for epoch in sorted(solved_at):
+        remaining -= 1
+        if epoch == epochs[-1]:
+            left[-1] = remaining / total
+        else:
+            epochs.append(epoch)
+            left.append(remaining / total)
+    if epochs[-1] != last_epoch:
+        epochs.append(last_epoch)
+        left.append(left[-1])
+    return epochs, left
+
+
+def as_steps(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Points that draw ``(xs, ys)`` as a step function (each value held until the next x)."""
+    sx, sy = [xs[0]], [ys[0]]
+    for x, y in zip(xs[1:], ys[1:]):
+        sx += [x, x]
+        sy += [sy[-1], y]
+    return sx, sy

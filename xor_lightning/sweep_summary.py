@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from xor_lightning.atomic_io import atomic_write, atomic_write_text
 from xor_lightning.causes import CAUSES
-from xor_lightning.stats import wilson_interval
+from xor_lightning.stats import as_steps, survival, wilson_interval
 
 # Why members failed (diagnosis.py): a column per cause.
 CAUSE_COLUMNS = [c.replace(" ", "_") for c in CAUSES]
@@ -106,6 +106,17 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     }
 
 
+def job_survival(job_dir: Path) -> tuple[list[int], list[float]] | None:
+    """The job's survival curve (stats.survival) from its members.csv and metrics.json, if it has them."""
+    try:
+        metrics = json.loads((job_dir / "metrics.json").read_text())
+        with open(job_dir / "members.csv", newline="") as fh:
+            solved_at = [int(r["epochs_to_solve"]) for r in csv.DictReader(fh) if r["solved"] == "1" and r["epochs_to_solve"]]
+        return survival(solved_at, metrics["seeds"], metrics["epochs_trained"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def varying(overrides: list[dict[str, str]]) -> list[str]:
     """Override keys whose value differs between jobs (all of them for a single job)."""
     keys = list(dict.fromkeys(k for o in overrides for k in o))
@@ -135,7 +146,7 @@ def summarise(sweep_dir: Path, plot: bool = True) -> tuple[list[dict[str, Any]],
     write_csv(sweep_dir / "summary.csv", rows, keys)
     atomic_write_text(sweep_dir / "summary.md", markdown_table(rows, keys) + "\n")
     if plot and any(has_stats(r) for r in rows):
-        plot_summary(sweep_dir / "summary.png", rows, keys)
+        plot_summary(sweep_dir / "summary.png", rows, keys, {d.name: c for d in dirs if (c := job_survival(d))})
     return rows, keys
 
 
@@ -183,8 +194,10 @@ def _number(text: str) -> float | None:
         return None
 
 
-def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Success rate (95% CI) per job: against the value when one numeric key varies, else bars."""
+def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str], curves: dict[str, tuple] | None = None) -> None:
+    """Top: success rate (95% CI) per job: against the value when one numeric key varies, heat maps
+    for a full grid of two or three keys (one panel per value of the third), else bars. Bottom: each
+    job's survival curve (members not yet solved against epochs), when ``curves`` has them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,25 +205,88 @@ def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> Non
 
     ok = [r for r in rows if has_stats(r)]
     xs = [_number(str(r[keys[0]])) for r in ok] if len(keys) == 1 else [None]
-    fig, ax = plt.subplots(figsize=(7, 4) if None not in xs else (7, 1.2 + 0.28 * len(ok)))
+    grid = _grid(ok, keys)
+    panels = len(grid[2]) if grid else 1
+    top_height = 4 if None not in xs or grid else 1.2 + 0.28 * len(ok)
+    curves = {job: c for job, c in (curves or {}).items() if any(r["job"] == job for r in ok)}
+    fig = plt.figure(figsize=(max(7, 3.6 * panels) + (3 if curves else 0), top_height + (3.4 if curves else 0)),
+                     layout="constrained")
+    spec = fig.add_gridspec(2 if curves else 1, panels, height_ratios=[top_height, 3.4] if curves else None)
     if None not in xs:
-        _plot_against(ax, ok, xs, keys[0])
+        _plot_against(fig.add_subplot(spec[0, :]), ok, xs, keys[0])
+    elif grid:
+        _heat_maps(fig, [fig.add_subplot(spec[0, i]) for i in range(panels)], ok, keys, grid)
     else:
-        labels = [" ".join(f"{k.rsplit('.', 1)[-1]}={r[k]}" for k in keys) or r["job"] for r in ok]
-        rates = [r["success_rate"] for r in ok]
-        # max(0, .): at 0/n and n/n the bound equals the rate up to rounding
-        err = [[max(0.0, r["success_rate"] - r["ci95_low"]) for r in ok],
-               [max(0.0, r["ci95_high"] - r["success_rate"]) for r in ok]]
-        ax.barh(range(len(ok)), rates, xerr=err, color="tab:blue", ecolor="black", capsize=2)
-        ax.set_yticks(range(len(ok)), labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("success rate (95% Wilson interval)")
-    fig.tight_layout()
+        _bars(fig.add_subplot(spec[0, :]), ok, keys)
+    if curves:
+        _survival(fig.add_subplot(spec[1, :]), ok, keys, curves)
     try:
         atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
     finally:
         plt.close(fig)
+
+
+def _label(row: dict[str, Any], keys: list[str]) -> str:
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={row[k]}" for k in keys) or row["job"]
+
+
+def _bars(ax, ok: list[dict[str, Any]], keys: list[str]) -> None:
+    rates = [r["success_rate"] for r in ok]
+    # max(0, .): at 0/n and n/n the bound equals the rate up to rounding
+    err = [[max(0.0, r["success_rate"] - r["ci95_low"]) for r in ok],
+           [max(0.0, r["ci95_high"] - r["success_rate"]) for r in ok]]
+    ax.barh(range(len(ok)), rates, xerr=err, color="tab:blue", ecolor="black", capsize=2)
+    ax.set_yticks(range(len(ok)), [_label(r, keys) for r in ok], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("success rate (95% Wilson interval)")
+
+
+def _grid(ok: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], list[str], list[str]] | None:
+    """The values of rows, columns and panels when two or three keys vary over a full grid."""
+    if len(keys) not in (2, 3):
+        return None
+    values = [list(dict.fromkeys(str(r[k]) for r in ok)) for k in keys] + ([[""]] if len(keys) == 2 else [])
+    cells = {tuple(str(r[k]) for k in keys) for r in ok}
+    full = len(cells) == len(ok) == len(values[0]) * len(values[1]) * len(values[2])
+    return (values[0], values[1], values[2]) if full else None
+
+
+def _heat_maps(fig, axes, ok: list[dict[str, Any]], keys: list[str], grid) -> None:
+    rows, cols, panels = grid
+    rate = {tuple(str(r[k]) for k in keys): r["success_rate"] for r in ok}
+    image = None
+    for ax, panel in zip(axes, panels):
+        cell = [[rate[(a, b, panel) if panel else (a, b)] for b in cols] for a in rows]
+        image = ax.imshow(cell, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for i, line in enumerate(cell):
+            for j, value in enumerate(line):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                        color="black" if value > 0.6 else "white")
+        ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=30)
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        ax.set_xlabel(keys[1], fontsize=9)
+        ax.set_ylabel(keys[0], fontsize=9)
+        ax.set_title(f"{keys[2]}={panel}" if panel else "success rate", fontsize=10)
+    fig.colorbar(image, ax=axes, fraction=0.03, label="success rate")
+
+
+def _survival(ax, ok: list[dict[str, Any]], keys: list[str], curves: dict[str, tuple]) -> None:
+    """One step line per job; with many jobs the three best and three worst are named, the rest faint."""
+    order = [r for r in ok if r["job"] in curves]
+    named = order if len(order) <= 12 else order[:3] + order[-3:]
+    for r in order:
+        xs, ys = as_steps(*curves[r["job"]])
+        shown = r in named
+        ax.plot(xs, ys, linewidth=1.4 if shown else 0.7, alpha=1.0 if shown else 0.35,
+                label=_label(r, keys) if shown else None, color=None if shown else "gray")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("members not yet solved")
+    title = "survival: the fraction of members not yet solved" + ("" if named == order else " (3 best, 3 worst named)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(alpha=0.3)
 
 
 def _plot_against(ax, ok: list[dict[str, Any]], xs: list[float], key: str) -> None:

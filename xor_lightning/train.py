@@ -285,11 +285,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         step=epochs,
         # The fraction of members that failed for each cause, at the last epoch.
         extra={f"diagnosis/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
+        curves={"survival/not_yet_solved": ev.survival()},
     )
     metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
     write_outputs(paths, metrics, ev, diagnosis)
     if cfg.visuals.report:
-        log.info(f"report {write_report(paths.output_dir / 'report.png', best_module, ev, visuals.history, paths.name)}")
+        report_png = write_report(paths.output_dir / "report.png", best_module, ev, visuals.history, paths.name, diagnosis)
+        log.info(f"report {report_png}")
     for line in report(ev, diagnosis=diagnosis):
         log.info(line)
     if reason == "diverged":
