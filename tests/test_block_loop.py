@@ -77,7 +77,7 @@ def test_margin_0_never_stops_a_run_that_solved_nothing(tmp_path):
     assert res.returncode == 0, res.stderr
     metrics = json.loads((tmp_path / "outputs" / "tie" / "metrics.json").read_text())
     assert metrics["solved"] == 0 and metrics["stop_reason"] == "max_epochs" and metrics["epochs_trained"] == 30
-    assert "undecided (p = 0.5)" in res.stdout and "NOT SOLVED: 0/4 rows right" in res.stdout
+    assert "undecided (p = 0.5)" in res.stdout and "NOT SOLVED (plateau): 0/4 rows right" in res.stdout
 
 
 def test_float64_precision_trains_and_reloads(train_cfg):

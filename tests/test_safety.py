@@ -213,14 +213,17 @@ def run_limited(code: str, size: int, *args: str) -> list[str]:
 WRITE_OUTPUTS = """
 import sys, torch
 from pathlib import Path
+from xor_lightning.diagnosis import Diagnosis
 from xor_lightning.evaluation import Evaluation
 from xor_lightning.run_paths import RunPaths
 from xor_lightning.train import write_outputs
 k, out = 10000, Path(sys.argv[1])
+never = torch.full((k,), -1)
 ev = Evaluation(seed=0, probs=torch.full((k, 4), 0.25), losses=torch.ones(k), solved=torch.zeros(k, dtype=torch.bool),
-                first_solved=torch.full((k,), -1))
+                first_solved=never, diverged_at=never, best_epoch=never, epochs_trained=never + 2)
+diagnosis = Diagnosis(["local minimum"] * k, [None] * k)
 try:
-    write_outputs(RunPaths("r", out, out, out, out), {"solved": 0}, ev)
+    write_outputs(RunPaths("r", out, out, out, out), {"solved": 0}, ev, diagnosis)
 except OSError as exc:
     print(exc.errno, exc.filename)
 """

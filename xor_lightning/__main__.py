@@ -115,9 +115,9 @@ def _run(command: str, rest: list[str]) -> int:
         return 2
     problem = None
     try:
-        # Set by the user (or inherited): checked like run_id=, since configs read it as the run id.
-        check_run_id(os.environ["XOR_LIGHTNING_RUN_ID"], "XOR_LIGHTNING_RUN_ID")
         if not _NO_PRECHECK.intersection(rest):
+            # Set by the user (or inherited): checked like run_id=, since configs read it as the run id.
+            check_run_id(os.environ["XOR_LIGHTNING_RUN_ID"], "XOR_LIGHTNING_RUN_ID")
             extra, jobs = precheck(command, rest)
             rest = add_overrides(rest, extra)  # a resumed run's own trainer.max_epochs
             if {"-m", "--multirun"}.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
