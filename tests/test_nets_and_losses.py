@@ -52,11 +52,14 @@ def test_a_subset_of_members_is_evaluated_as_those_members_of_the_whole():
 
 @pytest.mark.parametrize("init", INITS)
 def test_every_init_builds_with_the_expected_scale(init):
-    pop = Population(2000, [16], "tanh", init, init_std=3.0, seed=0)
+    pop = Population(2000, [16], "tanh", init, init_std=3.0, seed=0, init_bound=0.3)
     w, b = pop.weights[0].detach(), pop.biases[0].detach()  # first layer: fan_in 2, fan_out 16
     if init == "normal":
         assert w.std().item() == pytest.approx(3.0, rel=0.05)
         assert b.std().item() == pytest.approx(3.0, rel=0.05)
+    elif init == "uniform":  # U(-0.3, 0.3) for weights and biases: std 0.3 / sqrt(3)
+        assert w.std().item() == pytest.approx(0.3 / math.sqrt(3), rel=0.05)
+        assert b.std().item() == pytest.approx(0.3 / math.sqrt(3), rel=0.05)
     elif init == "pytorch":
         assert w.abs().max().item() <= 1 / math.sqrt(2) + 1e-6
         assert b.abs().max().item() <= 1 / math.sqrt(2) + 1e-6

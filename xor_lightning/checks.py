@@ -63,6 +63,14 @@ def check_model(model: DictConfig | dict) -> None:
     _choice("model.activation", model["activation"], ACTIVATIONS)
     _choice("model.init", model["init"], INITS)
     _number("model.init_std", model["init_std"], 0.0)
+    _number("model.init_bound", model.get("init_bound", 1.0), 0.0)
+    out_std = model.get("output_init_std")
+    if out_std is not None:
+        if isinstance(out_std, bool) or not isinstance(out_std, (int, float)) or not out_std > 0:
+            raise UserError(f"model.output_init_std={out_std!r} is not valid; expected a number > 0, or null (= model.init_std)")
+        if model["init"] != "normal":
+            raise UserError(f"model.output_init_std={out_std!r} is only used by model.init=normal (now "
+                            f"{model['init']}); choose model.init=normal or set model.output_init_std=null")
 
 
 def _optimizer_arguments(target: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from xor_lightning.divergence import freeze
 from xor_lightning.epoch_scalars import log_epochs
 from xor_lightning.facts import MemberFacts, healthy_mean
 from xor_lightning.losses import member_losses
-from xor_lightning.nets import Population, per_member
+from xor_lightning.nets import Population, init_options, per_member
 
 
 class XORModule(pl.LightningModule):
@@ -46,7 +46,7 @@ class XORModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["loop"], logger=False)
         self.automatic_optimization = False
         self.net = Population(
-            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed
+            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed, **init_options(model)
         )
         self.loss_name = loss["name"]
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}

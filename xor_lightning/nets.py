@@ -10,7 +10,7 @@ forward pass is a batched ``x @ W + b`` without transposes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -35,11 +35,18 @@ def per_member(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
-INITS = ("pytorch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal")
+INITS = ("pytorch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal", "uniform")
+
+
+def init_options(model: Mapping) -> dict:
+    """Population's keyword arguments for the per-layer and uniform init keys of a model config
+    (``output_init_std``, ``init_bound``); configs and checkpoints older than these keys get the
+    defaults, which draw exactly what they drew before."""
+    return {"output_init_std": model.get("output_init_std"), "init_bound": model.get("init_bound", 1.0)}
 
 
 def _init_layer(
-    fan_in: int, fan_out: int, init: str, init_std: float, gen: torch.Generator
+    fan_in: int, fan_out: int, init: str, init_std: float, gen: torch.Generator, init_bound: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One layer's (weight [out, in], bias [out]) drawn from ``gen``, as nn.Linear lays them out."""
     weight = torch.empty(fan_out, fan_in)
@@ -53,6 +60,10 @@ def _init_layer(
         # The init-scale study draws weights *and* biases from N(0, std).
         nn.init.normal_(weight, 0.0, init_std, generator=gen)
         nn.init.normal_(bias, 0.0, init_std, generator=gen)
+    elif init == "uniform":
+        # Rumelhart, Hinton & Williams (1986): weights *and* biases from U(-bound, bound).
+        nn.init.uniform_(weight, -init_bound, init_bound, generator=gen)
+        nn.init.uniform_(bias, -init_bound, init_bound, generator=gen)
     else:
         getattr(nn.init, init + "_")(weight, generator=gen)
     return weight, bias
@@ -74,11 +85,18 @@ def weights_from_checkpoint() -> Iterator[None]:
 
 
 def init_member(
-    seed: int, widths: Sequence[int], init: str, init_std: float
+    seed: int, widths: Sequence[int], init: str, init_std: float,
+    output_init_std: float | None = None, init_bound: float = 1.0,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The layers of one member, reproducible from its seed alone."""
+    """The layers of one member, reproducible from its seed alone. ``output_init_std`` (None: the
+    same as ``init_std``) is the last layer's std under ``init=normal``, as the init-scale article
+    varies the hidden layer's std while it keeps the output layer's fixed."""
     gen = torch.Generator().manual_seed(seed)
-    return [_init_layer(i, o, init, init_std, gen) for i, o in zip(widths[:-1], widths[1:])]
+    pairs = list(zip(widths[:-1], widths[1:]))
+    stds = [init_std] * len(pairs)
+    if output_init_std is not None:
+        stds[-1] = output_init_std
+    return [_init_layer(i, o, init, std, gen, init_bound) for (i, o), std in zip(pairs, stds)]
 
 
 class Population(nn.Module):
@@ -98,6 +116,8 @@ class Population(nn.Module):
         seed: int = 0,
         in_features: int = 2,
         out_features: int = 1,
+        output_init_std: float | None = None,
+        init_bound: float = 1.0,
     ) -> None:
         super().__init__()
         self.widths = [in_features, *hidden, out_features]
@@ -107,7 +127,7 @@ class Population(nn.Module):
             self.weights = nn.ParameterList(nn.Parameter(torch.empty(members, i, o)) for i, o in pairs)
             self.biases = nn.ParameterList(nn.Parameter(torch.empty(members, 1, o)) for _, o in pairs)
             return
-        layers = [init_member(seed + i, self.widths, init, init_std) for i in range(members)]
+        layers = [init_member(seed + i, self.widths, init, init_std, output_init_std, init_bound) for i in range(members)]
         # Stack member-major lists into per-layer tensors: weight [K, in, out], bias [K, 1, out].
         self.weights = nn.ParameterList(nn.Parameter(torch.stack([m[j][0].T for m in layers])) for j in range(len(pairs)))
         self.biases = nn.ParameterList(
