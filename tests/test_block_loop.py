@@ -104,3 +104,11 @@ def test_the_stop_reason_is_the_real_one(train_cfg, overrides, reason, epochs):
     assert metrics["stop_reason"] == reason
     assert metrics["stopped_early"] == (reason == "all_solved")
     assert epochs(metrics["epochs_trained"]), metrics["epochs_trained"]
+
+
+def test_bf16_rounding_never_counts_a_linear_network_as_solved(train_cfg):
+    # No activation: no affine function solves XOR, however close to p = 0.5 bf16 rounds its outputs.
+    metrics = train(train_cfg("device.precision=bf16-mixed", "device=cpu", "model.activation=identity", "loss=mse",
+                              "seeds=100", "trainer.max_epochs=300", *QUIET))
+    first = torch.load(metrics["last_checkpoint"], weights_only=True)["state_dict"]["facts.first_solved"]
+    assert metrics["solved"] == 0 and int((first >= 0).sum()) == 0

@@ -14,7 +14,9 @@ from xor_lightning.__main__ import main
 from xor_lightning.config_dir import config_dir
 from xor_lightning.config_help import descriptions, leaf_keys
 
-GROUPS = [p.name for p in sorted(Path(config_dir()).iterdir()) if p.is_dir() and p.name not in ("hydra", "experiment")]
+# configs/networks holds weight files (weights_file.py), data rather than config.
+GROUPS = [p.name for p in sorted(Path(config_dir()).iterdir())
+          if p.is_dir() and p.name not in ("hydra", "experiment", "networks")]
 
 
 def test_version(capsys, tmp_path):
@@ -59,7 +61,7 @@ def test_help_gives_every_key_its_default_and_meaning_on_one_line(tmp_path, comm
                 "trainer.max_epochs", "callbacks"} <= set(keys)
         assert "  optimizer.momentum=0.0" in section and "momentum factor" in section
     else:
-        assert keys[:3] == ["checkpoint", "member", "boundary"]
+        assert keys[:5] == ["checkpoint", "weights", "member", "boundary", "space"]
     assert not any(tmp_path.iterdir())
 
 

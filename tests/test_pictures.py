@@ -73,7 +73,7 @@ def test_boundary_picture_has_its_title_colour_bar_legend_and_decision_line():
     assert find(picture, tiles.prob_bar(240))  # p(y=1) from 0 to 1, labelled
     assert find(picture, tiles.legend())  # circle: target 1, square: target 0, line: p = 0.5
     assert find(picture, text(state, 14, figures.SOLVED_COLOUR if bool(solved[2]) else figures.FAILED_COLOUR))
-    tile = tiles.boundary_tile(figures.tile_logits(net, [2], 240)[0])
+    tile = tiles.boundary_tile(figures.tile_decisions(net, [2], 240)[0])
     assert find(picture, tile)
     assert (tile == 0).all(axis=2).sum() > 240  # the black p = 0.5 line crosses the tile
     bar = tiles.prob_bar(240)
@@ -87,7 +87,7 @@ def test_a_member_at_p_half_everywhere_has_no_decision_line():
         for p in net.parameters():
             p.zero_()  # member 0: logit 0 everywhere, p = 0.5 and no side is chosen
         net.biases[1][1] = 1e-4  # member 1: p just above 0.5 everywhere, the same colour, no line to draw
-    flat_half, flat_above = (tiles.boundary_tile(z) for z in figures.tile_logits(net, [0, 1], 64))
+    flat_half, flat_above = (tiles.boundary_tile(z) for z in figures.tile_decisions(net, [0, 1], 64))
     assert np.array_equal(flat_half, flat_above)
 
 
@@ -119,7 +119,7 @@ def test_every_hidden_layer_appears_then_the_output(hidden):
         for u in range(width):
             assert find(picture, text(f"hidden {j + 1}, unit {u}", 10)), (j, u)
     assert not hidden or not find(picture, text(f"hidden {len(hidden) + 1}, unit 0", 10))
-    assert find(picture, tiles.boundary_tile(figures.tile_logits(net, [0], 88)[0]))  # the output
+    assert find(picture, tiles.boundary_tile(figures.tile_decisions(net, [0], 88)[0]))  # the output
     assert find(picture, tiles.legend())
 
 
@@ -128,7 +128,7 @@ def test_members_grid_titles_each_member_with_seed_and_state():
     solved = solved_of(net)
     picture = figures.members_image(net, 9, seed=100, solved=solved, step=40)
     assert find(picture, text(f"first 9 members, epoch 40: {int(solved[:9].sum())} of 9 solved", 14))
-    logits = figures.tile_logits(net, list(range(9)), 112)
+    logits = figures.tile_decisions(net, list(range(9)), 112)
     for i in range(9):
         assert find(picture, text(f"member {i} (seed {100 + i})", 10)), i
         assert find(picture, tiles.boundary_tile(logits[i])), i

@@ -9,8 +9,9 @@ from omegaconf import DictConfig, ListConfig
 
 from xor_lightning.devices import CHOICES as DEVICES
 from xor_lightning.errors import UserError
-from xor_lightning.losses import LOSSES
+from xor_lightning.losses import LINEAR_HEAD_LOSSES, LOSSES
 from xor_lightning.nets import ACTIVATIONS, INITS
+from xor_lightning.verdict import HEADS
 
 OPTIMIZERS = {
     "torch.optim.Adam": "adam",
@@ -64,6 +65,11 @@ def check_model(model: DictConfig | dict) -> None:
     _choice("model.init", model["init"], INITS)
     _number("model.init_std", model["init_std"], 0.0)
     _number("model.init_bound", model.get("init_bound", 1.0), 0.0)
+    _choice("model.output", model.get("output") or "logit", HEADS)
+    start = model.get("weights")
+    if start is not None and (not isinstance(start, str) or not start):
+        raise UserError(f"model.weights={start!r} is not valid; expected null, a file of weights, or a shipped name "
+                        "such as deep_learning_book")
     out_std = model.get("output_init_std")
     if out_std is not None:
         if isinstance(out_std, bool) or not isinstance(out_std, (int, float)) or not out_std > 0:
@@ -170,11 +176,36 @@ def check_optimizer(opt: DictConfig) -> None:
         raise UserError("optimizer.nesterov=true needs optimizer.momentum > 0 and optimizer.dampening=0")
 
 
+def check_hand_weights(model: DictConfig) -> None:
+    """``model.weights``: a readable file whose network is the configured one (hidden, activation, output)."""
+    from xor_lightning import weights_file
+
+    hand = weights_file.load(model.weights)
+    if hand.hidden != list(model.hidden):
+        given, wanted = (f"[{','.join(map(str, w))}]" for w in (hand.hidden, model.hidden))  # as typed
+        raise UserError(f"model.weights={model.weights}: its hidden widths are {given}, not model.hidden={wanted}; "
+                        f"set model.hidden={given}")
+    for key, given, wanted in (("activation", hand.activation, model.activation),
+                               ("output", hand.output, model.get("output") or "logit")):
+        if given is not None and given != wanted:
+            raise UserError(f"model.weights={model.weights}: its weights are for model.{key}={given}, not {wanted}; "
+                            f"set model.{key}={given}")
+
+
+def check_head_and_loss(model: DictConfig, loss: DictConfig) -> None:
+    if (model.get("output") or "logit") == "linear" and loss.name not in LINEAR_HEAD_LOSSES:
+        raise UserError(f"loss={loss.name} needs a logit output (model.output=logit); with model.output=linear the output "
+                        f"is the prediction itself: choose loss={' or loss='.join(LINEAR_HEAD_LOSSES)}")
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Raise UserError for the first invalid value; the checks mirror configs/*.yaml."""
     check_seeds(cfg.seed, cfg.seeds)
     check_model(cfg.model)
     check_loss(cfg.loss)
+    check_head_and_loss(cfg.model, cfg.loss)
+    if cfg.model.get("weights") is not None:
+        check_hand_weights(cfg.model)
     check_optimizer(cfg.optimizer)
     bs = cfg.data.batch_size
     if bs is not None:

@@ -67,7 +67,8 @@ def descriptions(command: str, choices: dict[str, str] | None = None) -> dict[st
     """Descriptions of ``command``'s keys with the given group choices (a group: all its options)."""
     root = Path(config_dir())
     out = file_descriptions(root / f"{command}.yaml", "")
-    for group_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in ("hydra", "experiment")):
+    # configs/networks holds weight files (weights_file.py): data, not config groups.
+    for group_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in ("hydra", "experiment", "networks")):
         group = group_dir.name
         chosen = (choices or {}).get(group)
         for option in sorted(group_dir.glob("*.yaml")):

@@ -38,7 +38,7 @@ from xor_lightning.causes import CAUSES
 from xor_lightning.data import INPUTS, TARGETS
 from xor_lightning.losses import consumes, member_losses
 from xor_lightning.nets import ACTIVATIONS
-from xor_lightning.verdict import signed_confidence
+from xor_lightning.verdict import probability, signed_confidence
 
 
 @dataclass(frozen=True)
@@ -153,12 +153,12 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     y = TARGETS.to(params[0].device, params[0].dtype)
     with torch.enable_grad():
         pre = net.trace(x)
-        losses = member_losses(module.loss_name, pre[-1], y, **module.loss_kwargs)
+        losses = member_losses(module.loss_name, pre[-1], y, net.output, **module.loss_kwargs)
         grads = torch.autograd.grad(losses.sum(), params, allow_unused=True)
     grad_norm = sum(g.pow(2).flatten(1).sum(1) for g in grads if g is not None).sqrt().detach().cpu()
     pre = [z.detach().float().cpu() for z in pre]
     losses = losses.detach().float().cpu()
-    probs = torch.sigmoid(pre[-1].squeeze(-1))
+    probs = probability(pre[-1].squeeze(-1), net.output)
     targets = TARGETS.squeeze(-1)
 
     linear = hp.model["activation"] == "identity" or not hp.model["hidden"]
@@ -166,7 +166,8 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     layers_fail = _layers_fail(pre, hp.model["activation"], t) if not linear else torch.zeros_like(solved)
     wrong = (probs > 0.5) != (targets > 0.5)
     pinned = (probs * (1 - probs) < t.flat * 0.25) & wrong  # the sigmoid's derivative < 1% of its peak
-    output_pinned = pinned.any(dim=1) if consumes(module.loss_name) == "probabilities" else torch.zeros_like(solved)
+    sigmoid_in_loss = consumes(module.loss_name) == "probabilities" and net.output == "logit"
+    output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
     plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
     worst = signed_confidence(probs, targets).min(dim=1).values
     bound = solve_bound(module.loss_name, **module.loss_kwargs)

@@ -10,19 +10,20 @@ from xor_lightning.data import INPUTS, TARGETS
 from xor_lightning.facts import MemberFacts
 from xor_lightning.module import XORModule
 from xor_lightning.stats import percentile, survival, wilson_interval
-from xor_lightning.verdict import prediction, right
+from xor_lightning.verdict import prediction, probability, right
 
 
 @dataclass
 class Evaluation:
     seed: int               # seed of member 0; member i has seed + i
-    probs: torch.Tensor     # [K, 4] sigmoid(logit) per row
+    probs: torch.Tensor     # [K, 4] p(y=1) per row (verdict.probability of the output)
     losses: torch.Tensor    # [K] mean loss per member
     solved: torch.Tensor    # [K] every row right (verdict.right) and never diverged
     first_solved: torch.Tensor    # [K] epochs trained when first solved, -1 if never
     diverged_at: torch.Tensor     # [K] epoch its loss became non-finite, -1 if never
     best_epoch: torch.Tensor      # [K] epoch of the evaluated weights' lowest loss, -1 if none
     epochs_trained: torch.Tensor  # [K] epochs the member trained (its own early stop, divergence, or the run's)
+    head: str = "logit"           # how the output reads (verdict.probability): probs are sigmoid(logit) or the output
 
     @property
     def diverged(self) -> torch.Tensor:
@@ -75,27 +76,28 @@ def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_
     done = int(module.epochs_done) if epochs_done is None else epochs_done
     x, y = INPUTS.to(module.device), TARGETS.to(module.device)
     logits, losses = module.losses(x.to(module.net.weights[0].dtype), y.to(module.net.weights[0].dtype))
-    probs = torch.sigmoid(logits).squeeze(-1).float().cpu()
+    head = module.net.output
+    probs = probability(logits, head).squeeze(-1).float().cpu()
     diverged_at = facts.diverged_at.cpu()
-    solved = right(probs, TARGETS.squeeze(-1)).all(dim=1) & (diverged_at < 0)
+    solved = right(probs, TARGETS.squeeze(-1), head=head).all(dim=1) & (diverged_at < 0)
     stopped_at = facts.stopped_at.cpu()
     trained = torch.where(stopped_at >= 0, stopped_at, torch.where(diverged_at >= 0, diverged_at, done))
     return Evaluation(
         seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
         first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
-        epochs_trained=trained,
+        epochs_trained=trained, head=head,
     )
 
 
 def truth_table(ev: Evaluation, member: int) -> list[str]:
     """The table of one member as printable lines."""
     lines = [" x1  x2 | target  p(y=1)  pred", "--------+----------------------------"]
-    rows = right(ev.probs[member], TARGETS.squeeze(-1)).tolist()
+    rows = right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).tolist()
     for (a, b), t, p, ok in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist(), rows):
-        mark = "right" if ok else ("undecided (p = 0.5)" if p == 0.5 else "WRONG")
+        mark = "right" if ok else ("undecided (p = 0.5)" if prediction(p, ev.head) == "?" else "WRONG")
         if p != p:  # NaN (weights from a damaged or crafted checkpoint): no prediction, never right
             mark = "NaN"
-        lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {prediction(p):>4}  {mark}")
+        lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {prediction(p, ev.head):>4}  {mark}")
     return lines
 
 
@@ -124,9 +126,9 @@ def report(ev: Evaluation, member: int | None = None, diagnosis=None) -> list[st
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
-    rows_right = int(right(ev.probs[member], TARGETS.squeeze(-1)).sum())
+    rows_right = int(right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).sum())
     first = int(ev.first_solved[member])
-    when = f", first solved after {first} epochs" if bool(ev.solved[member]) and first > 0 else ""
+    when = f", first solved after {first} epoch{'' if first == 1 else 's'}" if bool(ev.solved[member]) and first > 0 else ""
     verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
     cause = diagnosis.causes[member] if diagnosis is not None else ""
     if cause and cause != "diverged":

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from xor_lightning.nets import Population, per_member
-from xor_lightning.verdict import right_by, signed_confidence
+from xor_lightning.verdict import probability, right_by, signed_confidence
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class MemberFacts(nn.Module):
         # ... and its worst row's signed confidence (verdict.signed_confidence): solved once it is > 0.
         self.register_buffer("trail_margin", torch.full((TRAIL, k), float("nan")))
         self.layers = len(net.weights)
+        self.head = net.output
         for j, (w, b) in enumerate(zip(net.weights, net.biases)):
             self.register_buffer(f"best_weight{j}", w.detach().clone())
             self.register_buffer(f"best_bias{j}", b.detach().clone())
@@ -128,9 +129,9 @@ class MemberFacts(nn.Module):
         self.diverged_at.masked_fill_(newly_diverged, epoch)
         diverged = self._diverged | newly_diverged
         active = self._active & finite
-        signed = signed_confidence(torch.sigmoid(logits.squeeze(-1).float()), targets)
+        signed = signed_confidence(probability(logits.squeeze(-1).float(), self.head), targets)
         # Rows of diverged members are never right: their logits are NaN, or 0 once frozen (p = 0.5).
-        rows = right_by(signed)
+        rows = right_by(signed, head=self.head)
         solved = rows.all(dim=1)
         self.first_solved.masked_fill_(solved & (self.first_solved < 0), epoch)
         improved = (losses < self.best_loss) & active  # NaN never improves; ties keep the earlier epoch
@@ -140,7 +141,7 @@ class MemberFacts(nn.Module):
             torch.where(per_member(improved, p), p, best, out=best)
         newly_stopped = torch.zeros_like(solved)
         if stop is not None and epoch >= stop.min_epochs:
-            by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin)
+            by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin, self.head)
             newly_stopped = by_margin.all(dim=1) & active
             self.stopped_at.masked_fill_(newly_stopped, epoch)
         if epoch % self.trail_every == 0:

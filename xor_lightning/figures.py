@@ -18,8 +18,11 @@ import torch.nn.functional as F
 from xor_lightning import canvas
 from xor_lightning.atomic_io import atomic_write_bytes
 from xor_lightning.canvas import text
+from xor_lightning.data import INPUTS
 from xor_lightning.nets import Population
+from xor_lightning.plots import nice_ticks
 from xor_lightning.tiles import HIGH, LOW, boundary_tile, legend, prob_bar, unit_bar, unit_tile, with_axes
+from xor_lightning.verdict import decision, probability
 
 RESOLUTION = 81        # grid points per axis of output_fields/unit_fields when no size is asked
 MEMBER_LINES = 20      # members whose own loss curve the report draws
@@ -69,15 +72,17 @@ def _points(net: Population, resolution: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def logit_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
-    """``[len(members), R, R]`` logits over the square for the chosen members."""
-    logits = net(_points(net, resolution), members=members)[:, :, 0].float().cpu()
-    return logits.reshape(len(members), resolution, resolution)
+def decision_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
+    """``[len(members), R, R]`` decision values over the square for the chosen members: the logit,
+    or a linear head's output - 1/2 (verdict.decision); 0 is the decision line."""
+    outputs = net(_points(net, resolution), members=members)[:, :, 0].float().cpu()
+    return decision(outputs, net.output).reshape(len(members), resolution, resolution)
 
 
 def output_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
-    """``[len(members), R, R]`` sigmoid(logit) over the square for the chosen members."""
-    return torch.sigmoid(logit_fields(net, members, resolution))
+    """``[len(members), R, R]`` p(y=1) over the square for the chosen members."""
+    fields = decision_fields(net, members, resolution)
+    return probability(fields, "logit") if net.output == "logit" else fields + 0.5
 
 
 @torch.no_grad()
@@ -96,10 +101,10 @@ def unit_fields(net: Population, member: int, resolution: int = RESOLUTION) -> t
     return layers[0] if layers else torch.empty(0, resolution, resolution)
 
 
-def tile_logits(net: Population, members: list[int], size: int) -> np.ndarray:
-    """``[len(members), size, size]`` logits for tiles: computed on a grid of half the pixels and
-    interpolated (bilinear), ~3-4x cheaper and indistinguishable on screen: the logit is smooth."""
-    coarse = logit_fields(net, members, size // 2 + 1)
+def tile_decisions(net: Population, members: list[int], size: int) -> np.ndarray:
+    """``[len(members), size, size]`` decision values for tiles: computed on a grid of half the pixels
+    and interpolated (bilinear), ~3-4x cheaper and indistinguishable on screen: they are smooth."""
+    coarse = decision_fields(net, members, size // 2 + 1)
     return F.interpolate(coarse[:, None], size=(size, size), mode="bilinear", align_corners=True)[:, 0].numpy()
 
 
@@ -139,7 +144,7 @@ def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10) -> np.nda
 
 def boundary_panel(net: Population, member: int, size: int = 240) -> np.ndarray:
     """One member's p(y=1) with axes and the colour bar."""
-    tile = boundary_tile(tile_logits(net, [member], size)[0])
+    tile = boundary_tile(tile_decisions(net, [member], size)[0], net.output)
     return canvas.hstack([with_axes(tile), prob_bar(size)], gap=8)
 
 
@@ -158,12 +163,12 @@ def members_image(
 ) -> np.ndarray:
     """The boundaries of the first ``count`` members in a near-square grid, one colour bar."""
     members = list(range(min(count, net.members)))
-    logits = tile_logits(net, members, size)
+    fields = tile_decisions(net, members, size)
     panels = []
     for i in members:
         caption = [text(f"member {i} (seed {seed + i})", 10)]
         state = _state(_is_solved(solved, i))
-        panels.append(canvas.titled(boundary_tile(logits[i]), *caption, *([] if state is None else [state])))
+        panels.append(canvas.titled(boundary_tile(fields[i], net.output), *caption, *([] if state is None else [state])))
     cols = max(1, int(np.ceil(np.sqrt(len(panels)))))
     rows = [canvas.hstack(panels[r:r + cols], gap=10) for r in range(0, len(panels), cols)]
     grid = canvas.vstack(rows, gap=10)
@@ -187,7 +192,7 @@ def units_panel(net: Population, member: int, size: int = 88, max_width: int = 1
         more = f", the first {MAX_UNITS} shown" if len(acts) > MAX_UNITS else ""
         header = text(f"hidden layer {j + 1}: {len(acts)} units{more}", 12)
         blocks.append(canvas.titled(canvas.hstack([grid, unit_bar(limit, size * min(len(rows), 2))], gap=8), header))
-    out = canvas.titled(boundary_tile(tile_logits(net, [member], size)[0]), text("p(y=1)", 10))
+    out = canvas.titled(boundary_tile(tile_decisions(net, [member], size)[0], net.output), text("p(y=1)", 10))
     blocks.append(canvas.titled(canvas.hstack([out, prob_bar(size)], gap=8), text("output", 12)))
     return canvas.wrap(blocks, max_width, gap=24)
 
@@ -199,6 +204,45 @@ def units_image(
     """Playground-style thumbnails of one member: every hidden unit, then the output."""
     title = title_line(f"units of {who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
     return with_legend(title, units_panel(net, member, size))
+
+
+@torch.no_grad()
+def hidden_space_panel(net: Population, member: int, size: int = 240) -> np.ndarray | None:
+    """The four rows where the last hidden layer puts them, (h1, h2), over the output's p(y=1) in
+    that plane with its decision line: where XOR has become linearly separable (the Deep Learning
+    book's figure 6.1). None unless the last hidden layer has exactly 2 units."""
+    if len(net.widths) < 3 or net.widths[-2] != 2:
+        return None
+    dtype, device = net.weights[0].dtype, net.weights[0].device
+    h = net(INPUTS.to(device, dtype), upto=len(net.widths) - 3, members=[member])[0].float().cpu()  # [4, 2]
+    w, b = net.weights[-1][member, :, 0].float().cpu(), float(net.biases[-1][member, 0, 0])
+    lo, hi = float(h.min()), float(h.max())
+    pad = max((hi - lo) * 0.35, 0.5)  # one range for h1 and h2, with room around the points
+    low, high = lo - pad, hi + pad
+    axis = torch.linspace(low, high, size)
+    h2, h1 = torch.meshgrid(axis, axis, indexing="ij")  # field row 0: h2 = low
+    field = decision(h1 * w[0] + h2 * w[1] + b, net.output).numpy()
+    to_pixel = (size - 1) / (high - low)
+    at = tuple(((a - low) * to_pixel, (size - 1) - (c - low) * to_pixel) for a, c in h.tolist())
+    ticks = tuple(t for t in nice_ticks(low, high) if low <= t <= high)
+    tile = with_axes(boundary_tile(field, net.output, at), ticks, low, high, ("h1", "h2"))
+    return canvas.hstack([tile, prob_bar(size)], gap=8)
+
+
+def spaces_image(
+    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None, best: bool = False,
+) -> np.ndarray:
+    """The table in input space (the decision boundary) beside the table in the last hidden layer's
+    space, where a linear output separates it."""
+    left = canvas.titled(boundary_panel(net, member), text("input space (x1, x2)", 12))
+    hidden = hidden_space_panel(net, member)
+    if hidden is None:
+        widths = net.widths[1:-1] or "none"
+        right = text(f"the hidden layer's space is drawn for a last hidden layer of 2 units (hidden: {widths})", 11)
+    else:
+        right = canvas.titled(hidden, text("the last hidden layer's space (h1, h2): XOR is linearly separable here", 12))
+    title = title_line(f"{who(member, seed, best)}", _is_solved(solved, member))
+    return with_legend(title, canvas.hstack([left, right], gap=30))
 
 
 def save(picture: np.ndarray, path: str | Path) -> Path:

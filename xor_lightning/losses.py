@@ -1,8 +1,10 @@
 """Per-member losses. Each states what it consumes: logits, or probabilities (sigmoid applied here).
 
-The model always emits logits; a probability loss applies the sigmoid itself, so there is never a
-sigmoid in the model *and* a logits loss. Each function returns one mean loss per member ``[K]``;
-training sums them so every member gets exactly the gradient it would get alone.
+The model emits logits by default; a probability loss applies the sigmoid itself, so there is
+never a sigmoid in the model *and* a logits loss. With ``model.output=linear`` the output is the
+prediction itself and only mse, l1 and smooth_l1 apply (LINEAR_HEAD_LOSSES). Each function returns
+one mean loss per member ``[K]``; training sums them so every member gets exactly the gradient it
+would get alone.
 """
 
 from __future__ import annotations
@@ -24,13 +26,18 @@ LOSSES: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {
 }
 
 
+LINEAR_HEAD_LOSSES = ("mse", "l1", "smooth_l1")  # bce needs a value in [0, 1], bce_with_logits a logit
+
+
 def consumes(name: str) -> str:
     return LOSSES[name][0]
 
 
-def member_losses(name: str, logits: torch.Tensor, target: torch.Tensor, **kwargs) -> torch.Tensor:
-    """Mean loss of each member: logits ``[K, N, 1]``, target ``[N, 1]`` -> ``[K]``."""
+def member_losses(name: str, logits: torch.Tensor, target: torch.Tensor, head: str = "logit", **kwargs) -> torch.Tensor:
+    """Mean loss of each member: outputs ``[K, N, 1]``, target ``[N, 1]`` -> ``[K]``. With a linear
+    head (``head="linear"``) the output is the prediction itself: a probability loss takes it as it
+    is (checks.py refuses the losses that need a logit or a value in [0, 1] there)."""
     kind, fn = LOSSES[name]
-    inputs = logits if kind == "logits" else torch.sigmoid(logits)
+    inputs = logits if kind == "logits" or head == "linear" else torch.sigmoid(logits)
     per_row = fn(inputs, target.expand_as(inputs), reduction="none", **kwargs)
     return per_row.flatten(1).mean(dim=1)

@@ -64,7 +64,7 @@ class XORModule(pl.LightningModule):
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)
-        return logits, member_losses(self.loss_name, logits, y, **self.loss_kwargs)
+        return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return instantiate(self.hparams.optimizer, _convert_="all")(self.net.parameters())
@@ -87,7 +87,10 @@ class XORModule(pl.LightningModule):
         self.block = BlockRecord()
         self._opt = self.optimizers()
         best_before = self.facts.best_epoch.clone()
-        if self.trainer.datamodule.full_batch:
+        # Under bf16-mixed the training forward's outputs are bf16: rounding would decide rows near
+        # p = 0.5. Then every epoch is observed by a float32 forward of its own, as with mini-batches.
+        reduced = "bf16" in str(self.trainer.precision)
+        if self.trainer.datamodule.full_batch and not reduced:
             done = self._full_batch_block(x, y, first, end)
         else:
             done = self._mini_batch_block(x, y, first, end)
@@ -138,7 +141,7 @@ class XORModule(pl.LightningModule):
                 newly = self.facts.mark_diverged(losses.detach(), epoch)
                 total = total + healthy_mean(losses.detach(), self.facts.diverged) * xb.shape[-2]
                 self._step(losses, newly if bool(newly.any()) else None, via_lightning=epoch == first + 1 and s == 0)
-            with torch.no_grad():
+            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):  # float32, also under bf16-mixed
                 logits, losses = self.losses(x, y)
             self._observe(epoch, logits, losses, targets, total / len(x), freeze_now=True)
             if self.run_over:

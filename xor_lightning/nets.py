@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xor_lightning import weights_file
+
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "leaky_relu": F.leaky_relu,
@@ -39,10 +41,11 @@ INITS = ("pytorch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaimi
 
 
 def init_options(model: Mapping) -> dict:
-    """Population's keyword arguments for the per-layer and uniform init keys of a model config
-    (``output_init_std``, ``init_bound``); configs and checkpoints older than these keys get the
-    defaults, which draw exactly what they drew before."""
-    return {"output_init_std": model.get("output_init_std"), "init_bound": model.get("init_bound", 1.0)}
+    """Population's keyword arguments for the model keys added over time (``output_init_std``,
+    ``init_bound``, ``output``, ``weights``); configs and checkpoints older than these keys get the
+    defaults, which build exactly what they built before."""
+    return {"output_init_std": model.get("output_init_std"), "init_bound": model.get("init_bound", 1.0),
+            "output": model.get("output") or "logit", "start": model.get("weights")}
 
 
 def _init_layer(
@@ -102,8 +105,10 @@ def init_member(
 class Population(nn.Module):
     """``members`` independent MLPs 2 -> hidden... -> 1 evaluated in one batched pass.
 
-    ``forward(x)`` takes ``[N, in]`` (the same rows for every member) and returns logits
-    ``[members, N, 1]``. No sigmoid here: the network emits logits, the loss decides.
+    ``forward(x)`` takes ``[N, in]`` (the same rows for every member) and returns the outputs
+    ``[members, N, 1]``. No sigmoid here: ``output`` says how to read them (verdict.probability):
+    a logit (the default), or the prediction itself (``linear``). ``start`` names a file of
+    weights (weights_file.py) every member starts from, instead of drawing them.
     """
 
     def __init__(
@@ -118,11 +123,23 @@ class Population(nn.Module):
         out_features: int = 1,
         output_init_std: float | None = None,
         init_bound: float = 1.0,
+        output: str = "logit",
+        start: str | None = None,
     ) -> None:
         super().__init__()
         self.widths = [in_features, *hidden, out_features]
         self.activation = ACTIVATIONS[activation]
+        self.output = output
         pairs = list(zip(self.widths[:-1], self.widths[1:]))
+        if start is not None and _draw_weights:
+            hand = weights_file.load(start)
+            if hand.hidden != list(hidden):
+                raise weights_file.UserError(f"model.weights={start}: its hidden widths are {hand.hidden}, not "
+                                             f"model.hidden={list(hidden)}; set model.hidden={hand.hidden}")
+            given = [(torch.tensor(w), torch.tensor(b)) for w, b in hand.layers]
+            self.weights = nn.ParameterList(nn.Parameter(w.T.expand(members, -1, -1).clone()) for w, _ in given)
+            self.biases = nn.ParameterList(nn.Parameter(b.expand(members, 1, -1).clone()) for _, b in given)
+            return
         if not _draw_weights:
             self.weights = nn.ParameterList(nn.Parameter(torch.empty(members, i, o)) for i, o in pairs)
             self.biases = nn.ParameterList(nn.Parameter(torch.empty(members, 1, o)) for _, o in pairs)

@@ -41,7 +41,7 @@ def _nice_step(span: float, ticks: int = 6) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
-def _linear_ticks(low: float, high: float) -> list[float]:
+def nice_ticks(low: float, high: float) -> list[float]:
     step = _nice_step(high - low)
     first = math.ceil(low / step - 1e-9) * step
     return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
@@ -60,7 +60,7 @@ def _log_ticks(low: float, high: float, mantissas: tuple[int, ...]) -> list[floa
 def _y_scale(ys: np.ndarray, log_y: bool, y_range: tuple[float, float] | None) -> tuple[float, float, list[float]]:
     """(low, high, tick values) of the y axis from finite ``ys`` in axis units (log10 y on a log axis)."""
     if y_range is not None:
-        return y_range[0], y_range[1], _linear_ticks(*y_range)
+        return y_range[0], y_range[1], nice_ticks(*y_range)
     low, high = float(ys.min()), float(ys.max())
     if log_y:
         if high - low >= 1:  # whole decades
@@ -71,11 +71,11 @@ def _y_scale(ys: np.ndarray, log_y: bool, y_range: tuple[float, float] | None) -
         for ticks in (_log_ticks(low, high, (1, 2, 5)), _log_ticks(low, high, tuple(range(1, 10)))):
             if len(ticks) >= 2:
                 return low, high, ticks
-        in_range = [v for v in _linear_ticks(10 ** low, 10 ** high) if 10 ** low <= v <= 10 ** high and v > 0]
+        in_range = [v for v in nice_ticks(10 ** low, 10 ** high) if 10 ** low <= v <= 10 ** high and v > 0]
         return low, high, [math.log10(v) for v in in_range]
     if high <= low:
         low, high = low - 1, high + 1
-    ticks = _linear_ticks(low, high)
+    ticks = nice_ticks(low, high)
     return min(low, ticks[0]), max(high, ticks[-1]), ticks
 
 
@@ -113,7 +113,7 @@ def line_plot(
 
     image = Image.new("RGB", (plot_w * SCALE, plot_h * SCALE), (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    x_ticks = [x for x in _linear_ticks(x0, x1) if x0 <= x <= x1]
+    x_ticks = [x for x in nice_ticks(x0, x1) if x0 <= x <= x1]
     minor = _log_ticks(y0, y1, tuple(range(2, 10))) if log_y else []
     for y in minor:
         draw.line([px(x0, y), px(x1, y)], fill=MINOR_GRID, width=SCALE)

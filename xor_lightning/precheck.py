@@ -305,11 +305,14 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
         _check_output_dirs(cfg, multirun)
         _check_run_folder(cfg, multirun)
     else:
-        from xor_lightning.evaluate import check_boundary_path, check_member
+        from xor_lightning.evaluate import check_boundary_path, check_member, check_source, hand_module
         from xor_lightning.resume import checkpoint_summary
 
-        if OmegaConf.is_missing(cfg, "checkpoint"):
-            raise UserError("checkpoint is required: python -m xor_lightning evaluate checkpoint=PATH")
+        source = check_source(cfg)
         check_boundary_path(cfg.boundary)
+        check_boundary_path(cfg.space, "space")
         choose_accelerator(str(cfg.device.accelerator), key="device")
-        check_member(cfg.member, checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"])
+        members = checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"] if source == "checkpoint" else 1
+        if source == "weights":
+            hand_module(cfg.weights)  # the file and the network it describes
+        check_member(cfg.member, members)

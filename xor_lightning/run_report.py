@@ -1,6 +1,7 @@
 """The end-of-run picture (report.png) for people who never open TensorBoard.
 
-Layout: the headline; the plot panels (left) beside the best member's decision boundary (right);
+Layout: the headline; the plot panels (left) beside the best member's decision boundary (right;
+with 2 units in the last hidden layer, also the rows in that layer's space);
 the best member's hidden units and output; the legend. A new plot panel is one more entry in
 ``plot_panels``.
 """
@@ -67,6 +68,10 @@ def report_image(module: XORModule, ev: Evaluation, history: History, run_id: st
     net, member = module.net, ev.best_member()
     name = figures.who(member, ev.seed, best=True)
     boundary = canvas.titled(figures.boundary_panel(net, member, size=240), figures.title_line(name, bool(ev.solved[member]), 12))
+    hidden = figures.hidden_space_panel(net, member, size=200)  # with 2 units in the last hidden layer
+    if hidden is not None:
+        caption = canvas.text("the same rows in its last hidden layer's space", 12)
+        boundary = canvas.vstack([boundary, canvas.titled(hidden, caption)], gap=14)
     top = canvas.hstack([canvas.vstack(plot_panels(history, ev), gap=12), boundary], gap=24)
     units = canvas.titled(figures.units_panel(net, member), figures.title_line(f"units of {name}", None, 12))
     body = canvas.vstack([top, units], gap=22)

@@ -52,26 +52,34 @@ def _marker(target: float, radius: float, cx: float, cy: float, box: int) -> lis
 
 @lru_cache(maxsize=16)
 def _table_markers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The four table rows' markers on a ``size`` tile as (rows, columns, alpha, premultiplied
-    colour) of the pixels they touch, so marking a tile is one vectorized blend."""
+    """The four table rows' markers where they sit on a ``size`` tile of the input square."""
+    at = tuple((_pixel(x1, size), (size - 1) - _pixel(x2, size)) for x1, x2 in INPUTS.tolist())  # row 0: x2 = HIGH
+    return _markers(size, at)
+
+
+def _markers(size: int, at: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The table rows' markers at pixel centres ``at`` (one per row) on a ``size`` tile as (rows,
+    columns, alpha, premultiplied colour) of the pixels they touch: marking is one vectorized blend."""
     radius = min(max(size / 18, 4.5), 9.0)
     box = int(2 * radius + 6)
     marked = []
-    for (x1, x2), target in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist()):
-        cx, cy = _pixel(x1, size), (size - 1) - _pixel(x2, size)  # row 0 is the top: x2 = HIGH
+    for (cx, cy), target in zip(at, TARGETS.squeeze(-1).tolist()):
         left, top = int(cx) - box // 2, int(cy) - box // 2
         patch_alpha, patch_colour = np.zeros((box, box)), np.zeros((box, box, 3))
         for alpha, colour in _marker(target, radius, cx - left, cy - top, box):  # paint layers in order
             patch_colour = patch_colour * (1 - alpha[..., None]) + np.asarray(colour) * alpha[..., None]
             patch_alpha = patch_alpha * (1 - alpha) + alpha
         ys, xs = np.nonzero(patch_alpha)
+        inside = (ys + top >= 0) & (ys + top < size) & (xs + left >= 0) & (xs + left < size)
+        ys, xs = ys[inside], xs[inside]
         marked.append((ys + top, xs + left, patch_alpha[ys, xs], patch_colour[ys, xs]))
     rows, cols, alpha, colour = (np.concatenate(parts) for parts in zip(*marked))
     return rows, cols, alpha[:, None], colour
 
 
-def _mark_table(tile: np.ndarray) -> np.ndarray:
-    rows, cols, alpha, colour = _table_markers(tile.shape[0])
+def _mark_table(tile: np.ndarray, at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
+    """The table's markers, where the rows sit in the input square, or at pixel centres ``at``."""
+    rows, cols, alpha, colour = _table_markers(tile.shape[0]) if at is None else _markers(tile.shape[0], at)
     tile[rows, cols] = (tile[rows, cols] * (1 - alpha) + colour + 0.5).astype(np.uint8)
     return tile
 
@@ -86,13 +94,14 @@ def _decision_line(logit: np.ndarray, width: float = 1.8) -> np.ndarray:
     return np.fmin(np.fmax(alpha, 0.0), 1.0)  # fmax/fmin also turn NaN (0 / 0) into 0
 
 
-def boundary_tile(logit: np.ndarray) -> np.ndarray:
-    """p(y=1) of one ``[R, R]`` logit field: colours, the p = 0.5 line, the table, a frame."""
-    z = logit[::-1]  # field rows start at x2 = LOW; picture rows start at the top
-    prob = 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
+def boundary_tile(field: np.ndarray, head: str = "logit", at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
+    """p(y=1) of one ``[R, R]`` decision field (the logit, or a linear head's output - 1/2):
+    colours, the p = 0.5 line, the table (or its rows at pixel centres ``at``), a frame."""
+    z = field[::-1]  # field rows start at the plane's lowest value; picture rows start at the top
+    prob = 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))) if head == "logit" else np.clip(z + 0.5, 0.0, 1.0)
     tile = canvas.colourize(prob, PROB_CMAP, 0.0, 1.0)
     canvas.paint_sparse(tile, _decision_line(z), BLACK)
-    return canvas.frame(_mark_table(tile))
+    return canvas.frame(_mark_table(tile, at))
 
 
 def unit_tile(activation: np.ndarray, limit: float) -> np.ndarray:
@@ -101,16 +110,19 @@ def unit_tile(activation: np.ndarray, limit: float) -> np.ndarray:
     return canvas.frame(_mark_table(tile))
 
 
-def with_axes(tile: np.ndarray) -> np.ndarray:
-    """Tick labels 0 and 1 at the table's rows and columns, and the axis names x1, x2."""
-    size, margin = tile.shape[0], 26
+def with_axes(tile: np.ndarray, ticks: tuple[float, ...] = (0, 1), low: float = LOW, high: float = HIGH,
+              names: tuple[str, str] = ("x1", "x2")) -> np.ndarray:
+    """Tick labels (the table's 0 and 1 by default) on a tile of the square [low, high]^2, and the
+    axis names."""
+    size, margin = tile.shape[0], 30
     left, below = canvas.blank(size, margin), canvas.blank(margin, size + margin)
-    for value in (0, 1):
-        label, at = text(str(value), 10), int(round(_pixel(value, size)))
-        canvas.put(left, label, (size - 1) - at - label.shape[0] // 2, 14)
+    for value in ticks:
+        label = text(f"{value:g}", 10)
+        at = int(round((value - low) / (high - low) * (size - 1)))
+        canvas.put(left, label, (size - 1) - at - label.shape[0] // 2, margin - 3 - label.shape[1])
         canvas.put(below, label, 1, margin + at - label.shape[1] // 2)
-    canvas.put(left, text("x2", 11), size // 2 - 7, 0)
-    canvas.put(below, text("x1", 11), 12, margin + size // 2 - 6)
+    canvas.put(left, text(names[1], 11), size // 2 - 7, 0)
+    canvas.put(below, text(names[0], 11), 12, margin + size // 2 - 6)
     return canvas.vstack([canvas.hstack([left, tile]), below])
 
 
