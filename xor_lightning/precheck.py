@@ -290,12 +290,11 @@ def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
         _check_launcher(cfg)
     if command == "train":
         from xor_lightning.checks import check_train_config
-        from xor_lightning.train import _trainer_args, loop_plan, torch_threads
+        from xor_lightning.train import _trainer_args, loop_plan
 
         check_train_config(cfg)
         _trainer_args(cfg.trainer)
         loop_plan(cfg)  # gradient clipping, the early stop
-        torch_threads(cfg)
         from xor_lightning.extra_callbacks import check_callbacks
         from xor_lightning.loggers import check_loggers
 

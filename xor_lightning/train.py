@@ -89,11 +89,27 @@ def _grad_clip(trainer_cfg: DictConfig) -> GradClip | None:
     return GradClip(float(value), algorithm)
 
 
+# Below this many seeds one thread is as fast as two on a quiet machine, and next to one busy
+# process two threads were 2-5x slower (benchmarks/threads.py; README "Speed").
+ONE_THREAD_BELOW = 5000
+
+
 def torch_threads(cfg: DictConfig) -> int | None:
+    """``torch_threads``, or when null: 1 for small populations and for jobs that run side by side
+    (a parallel launcher), else None (torch's default: one per core). checks.py validates it."""
     value = cfg.get("torch_threads")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise UserError(f"torch_threads={value!r} must be a positive integer, or null for torch's default")
-    return value
+    if value is not None:
+        return value
+    return 1 if cfg.seeds < ONE_THREAD_BELOW or _jobs_side_by_side() else None
+
+
+def _jobs_side_by_side() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return False
+    target = str(HydraConfig.get().launcher.get("_target_", ""))
+    return not target.endswith("BasicLauncher")  # joblib, submitit: several jobs share the machine
 
 
 def loop_plan(cfg: DictConfig) -> LoopPlan:
