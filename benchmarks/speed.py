@@ -146,16 +146,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads on every side")
     ap.add_argument("--repeats", type=int, default=3, help="each timing is the best of this many")
     ap.add_argument("--baseline", help="a checkout of the version to compare experiment=forum_sweep against")
+    ap.add_argument("--parts", nargs="+", default=["populations", "default", "memory", "sweep"],
+                    choices=["populations", "default", "memory", "sweep"], help="what to measure (sweep needs --baseline)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        populations(args, cwd)
-        default_run(args, cwd)
-        memory(args, cwd)
-        if args.baseline:
-            sweep(args, cwd)
+        for part in args.parts:
+            if part != "sweep" or args.baseline:
+                {"populations": populations, "default": default_run, "memory": memory, "sweep": sweep}[part](args, cwd)
 
 
 if __name__ == "__main__":
