@@ -36,9 +36,9 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xor_lightning.data import INPUTS, TARGETS  # noqa: E402
-from xor_lightning.nets import Population  # noqa: E402
-from xor_lightning.verdict import right  # noqa: E402
+from xor_lightning.core.data import INPUTS, TARGETS  # noqa: E402
+from xor_lightning.core.nets import Population  # noqa: E402
+from xor_lightning.core.verdict import right  # noqa: E402
 
 GUARD = 1e-6
 
@@ -50,7 +50,7 @@ def keras_right(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def from_checkpoint(path: str) -> None:
     """What a run of the app recorded: members ever solved (per epoch, in training) and now."""
-    from xor_lightning.checkpoints import load_checkpoint
+    from xor_lightning.run.checkpoints import load_checkpoint
 
     module = load_checkpoint(path)
     with torch.no_grad():

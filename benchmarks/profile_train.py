@@ -21,19 +21,19 @@ sys.path.insert(0, str(REPO))
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from xor_lightning.config_dir import config_dir  # noqa: E402
-from xor_lightning.train import train  # noqa: E402
+from xor_lightning.base.config_dir import config_dir  # noqa: E402
+from xor_lightning.run.train import train  # noqa: E402
 
 # bucket -> (file fragment, function name): cumulative time of that function.
 BUCKETS = {
-    "epochs: forward + loss": ("xor_lightning/module.py", "losses"),
-    "epochs: backward + optimizer step": ("xor_lightning/module.py", "_step"),
-    "epochs: per-epoch facts (observe)": ("xor_lightning/facts.py", "observe"),
-    "scalars to the loggers": ("xor_lightning/epoch_scalars.py", "log_epochs"),
+    "epochs: forward + loss": ("xor_lightning/core/module.py", "losses"),
+    "epochs: backward + optimizer step": ("xor_lightning/core/module.py", "_step"),
+    "epochs: per-epoch facts (observe)": ("xor_lightning/core/facts.py", "observe"),
+    "scalars to the loggers": ("xor_lightning/core/epoch_scalars.py", "log_epochs"),
     "checkpoint writing": ("pytorch_lightning/trainer/trainer.py", "save_checkpoint"),
-    "pictures: TensorBoard images + histograms": ("xor_lightning/tb_visuals.py", "log_visuals"),
+    "pictures: TensorBoard images + histograms": ("xor_lightning/views/tb_visuals.py", "log_visuals"),
 }
-BLOCKS = ("xor_lightning/module.py", "training_step")  # the whole block: the first four buckets and more
+BLOCKS = ("xor_lightning/core/module.py", "training_step")  # the whole block: the first four buckets and more
 
 
 def cumulative(stats: pstats.Stats, fragment: str, name: str) -> float:

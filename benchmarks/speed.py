@@ -32,9 +32,9 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xor_lightning.data import INPUTS, TARGETS  # noqa: E402
-from xor_lightning.losses import member_losses  # noqa: E402
-from xor_lightning.nets import Population  # noqa: E402
+from xor_lightning.core.data import INPUTS, TARGETS  # noqa: E402
+from xor_lightning.core.losses import member_losses  # noqa: E402
+from xor_lightning.core.nets import Population  # noqa: E402
 
 LR = 0.05
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from xor_lightning.config_dir import config_dir  # noqa: E402
-from xor_lightning.train import train  # noqa: E402
+from xor_lightning.base.config_dir import config_dir  # noqa: E402
+from xor_lightning.run.train import train  # noqa: E402
 
 SETTING = ["model.hidden=[5]", "model.activation=relu", "loss=mse", "optimizer=sgd", "optimizer.lr=0.03",
            "early_stop.enabled=false", "visuals.images=false", "visuals.histograms=false", "visuals.report=false",

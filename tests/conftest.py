@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from xor_lightning.config_dir import config_dir
+from xor_lightning.base.config_dir import config_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

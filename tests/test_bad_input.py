@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import compose_config, run_cli
 
-from xor_lightning.train import train
+from xor_lightning.run.train import train
 
 RUN_FOLDERS = ("outputs", "multirun", "checkpoints", "logs")
 
@@ -141,7 +141,7 @@ def test_an_unwritable_folder_is_refused(tmp_path):
 
 @pytest.mark.parametrize("device", ["cuda", _slow("mps")])
 def test_absent_device_is_refused(tmp_path, device):
-    from xor_lightning.devices import available
+    from xor_lightning.core.devices import available
 
     if available()[device]:
         pytest.skip(f"this machine has {device}")
@@ -150,7 +150,7 @@ def test_absent_device_is_refused(tmp_path, device):
 
 @pytest.mark.slow
 def test_absent_device_is_refused_by_evaluate(tmp_path, real_ckpt):
-    from xor_lightning.devices import available
+    from xor_lightning.core.devices import available
 
     if available()["cuda"]:
         pytest.skip("this machine has cuda")

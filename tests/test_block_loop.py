@@ -11,11 +11,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 from tests.conftest import run_cli
-from xor_lightning.block import LoopPlan
-from xor_lightning.checkpoints import load_checkpoint
-from xor_lightning.data import INPUTS, TARGETS
-from xor_lightning.train import train
-from xor_lightning.verdict import prediction, right
+from xor_lightning.core.block import LoopPlan
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.verdict import prediction, right
+from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.train import train
 
 QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false")
 

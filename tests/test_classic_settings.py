@@ -15,13 +15,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.conftest import compose_config, run_cli
-from xor_lightning.checkpoints import load_checkpoint
-from xor_lightning.checks import check_train_config
-from xor_lightning.data import INPUTS, TARGETS
-from xor_lightning.errors import UserError
-from xor_lightning.losses import member_losses
-from xor_lightning.nets import Population, init_member
-from xor_lightning.train import train
+from xor_lightning.base.errors import UserError
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.losses import member_losses
+from xor_lightning.core.nets import Population, init_member
+from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.checks import check_train_config
+from xor_lightning.run.train import train
 
 STEPS = 300
 QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false", "progress.bar=false")

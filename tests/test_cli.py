@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.conftest import run_cli
-from xor_lightning.__main__ import main
+from xor_lightning.cli.main import main
 
 
 def test_train_then_evaluate_through_the_cli(tmp_path):

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from tests.conftest import compose_config
-from xor_lightning.checks import check_train_config
-from xor_lightning.config_dir import config_dir
-from xor_lightning.data import INPUTS, TruthTableDataModule
-from xor_lightning.errors import UserError
-from xor_lightning.train import build_module
+from xor_lightning.base.config_dir import config_dir
+from xor_lightning.base.errors import UserError
+from xor_lightning.core.data import INPUTS, TruthTableDataModule
+from xor_lightning.run.checks import check_train_config
+from xor_lightning.run.train import build_module
 
 GROUPS = ("model", "loss", "optimizer", "data", "device", "experiment")
 

@@ -10,9 +10,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from tests.conftest import run_cli
-from xor_lightning.__main__ import main
-from xor_lightning.config_dir import config_dir
-from xor_lightning.config_help import descriptions, leaf_keys
+from xor_lightning.base.config_dir import config_dir
+from xor_lightning.cli.config_help import descriptions, leaf_keys
+from xor_lightning.cli.main import main
 
 # configs/networks holds weight files (weights_file.py), data rather than config.
 GROUPS = [p.name for p in sorted(Path(config_dir()).iterdir())

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from xor_lightning.devices import choose_accelerator
-from xor_lightning.errors import UserError
-from xor_lightning.stats import percentile, wilson_interval
+from xor_lightning.base.errors import UserError
+from xor_lightning.core.devices import choose_accelerator
+from xor_lightning.core.stats import percentile, wilson_interval
 
 CPU_ONLY = {"cuda": False, "mps": False, "cpu": True}
 CUDA = {"cuda": True, "mps": False, "cpu": True}

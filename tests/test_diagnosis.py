@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from xor_lightning.train import train
+from xor_lightning.run.train import train
 
 QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false", "torch_threads=1")
 # The forum thread's setting: ReLU [5], MSE, plain SGD at lr 0.03, full batch, 1000 epochs.
@@ -86,7 +86,7 @@ def test_the_survival_curve_reaches_tensorboard_and_the_sweep_summary(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from tests.conftest import run_cli
-    from xor_lightning.sweep_summary import job_survival
+    from xor_lightning.views.sweep_summary import job_survival
 
     res = run_cli("train", "-m", "model.hidden=[2],[8]", "model.activation=relu", "seeds=30", "trainer.max_epochs=150",
                   "run_id=sv", *QUIET, cwd=tmp_path)

@@ -12,10 +12,10 @@ import pytorch_lightning as pl
 import torch
 from conftest import run_cli
 
-from xor_lightning.checkpoints import load_checkpoint
-from xor_lightning.data import TruthTableDataModule
-from xor_lightning.run_paths import run_paths
-from xor_lightning.train import build_module, build_trainer, train
+from xor_lightning.core.data import TruthTableDataModule
+from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.run_paths import run_paths
+from xor_lightning.run.train import build_module, build_trainer, train
 
 # Checked by hand: with lr=1e30 and SGD, 7 of these 8 relu members overflow to NaN, member 4 does not.
 MIXED = ("optimizer=sgd", "optimizer.lr=1e30", "model.activation=relu", "seeds=8", "early_stop.enabled=false", "device=cpu")

@@ -33,7 +33,7 @@ def test_wheel_install_finds_its_configs_and_trains(tmp_path):
     (Path(venv_site) / "parent_site.pth").write_text("".join(f"{d}\n" for d in sorted(parent)))
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
 
-    where = subprocess.run([str(py), "-c", "import xor_lightning.config_dir as c; print(c.config_dir())"],
+    where = subprocess.run([str(py), "-c", "import xor_lightning.base.config_dir as c; print(c.config_dir())"],
                            cwd=work, capture_output=True, text=True, check=True)
     assert where.stdout.strip().startswith(str(venv)), where.stdout
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 from conftest import REPO, compose_config, run_cli
 
-from xor_lightning.atomic_io import atomic_save
-from xor_lightning.checkpoints import load_checkpoint
-from xor_lightning.train import train
+from xor_lightning.base.atomic_io import atomic_save
+from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.train import train
 
 # Long enough that the signal lands mid-training (a few seconds), in blocks of 50 epochs with
 # last.ckpt every 50, on shuffled mini-batches (each epoch's order must survive the resume too).

@@ -2,7 +2,7 @@
 
 import torch
 
-from xor_lightning.train import train
+from xor_lightning.run.train import train
 
 
 def test_best_holds_each_members_best_and_last_the_final_state(train_cfg):

@@ -10,10 +10,10 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import REPO, compose_config, run_cli
-from xor_lightning.__main__ import main
-from xor_lightning.loggers import build_loggers, log_run_summary
-from xor_lightning.run_paths import RunPaths
-from xor_lightning.train import train
+from xor_lightning.cli.main import main
+from xor_lightning.run.loggers import build_loggers, log_run_summary
+from xor_lightning.run.run_paths import RunPaths
+from xor_lightning.run.train import train
 
 PARAMS = {"seed": 0, "optimizer": "Adam", "optimizer/lr": 0.05}
 FINAL = {"hp/success_rate": 1.0, "hp/final_loss": 0.01}
@@ -137,9 +137,9 @@ def test_a_bad_logger_or_callback_is_one_line_before_anything_runs(args, message
 def test_a_users_own_progress_bar_replaces_ours(train_cfg):
     from pytorch_lightning.callbacks import TQDMProgressBar
 
-    from xor_lightning.progress import EpochProgressBar
-    from xor_lightning.run_paths import run_paths
-    from xor_lightning.train import build_trainer
+    from xor_lightning.run.run_paths import run_paths
+    from xor_lightning.run.train import build_trainer
+    from xor_lightning.views.progress import EpochProgressBar
 
     cfg = train_cfg("+callbacks.bar._target_=pytorch_lightning.callbacks.TQDMProgressBar", "progress.bar=true")
     trainer, _ = build_trainer(cfg, run_paths(cfg), "cpu")

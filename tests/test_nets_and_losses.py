@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xor_lightning.data import INPUTS, TARGETS
-from xor_lightning.figures import grid_points, output_fields, unit_fields
-from xor_lightning.losses import LOSSES, consumes, member_losses
-from xor_lightning.nets import ACTIVATIONS, INITS, Population
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.losses import LOSSES, consumes, member_losses
+from xor_lightning.core.nets import ACTIVATIONS, INITS, Population
+from xor_lightning.views.figures import grid_points, output_fields, unit_fields
 
 
 def plain_mlp(seed: int, hidden: list[int]) -> nn.Sequential:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import run_cli
-from xor_lightning.__main__ import main
+from xor_lightning.cli.main import main
 
 MOMENTUM = ("error: optimizer.momentum: torch.optim.Adam (optimizer=adam) has no argument momentum; "
             "optimizers with momentum: sgd, rmsprop (e.g. optimizer=sgd optimizer.momentum=...)")

@@ -13,14 +13,14 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 
-from xor_lightning import canvas, figures, tb_visuals, tiles
-from xor_lightning.canvas import text
-from xor_lightning.data import INPUTS, TARGETS
-from xor_lightning.evaluation import Evaluation
-from xor_lightning.figures import History
-from xor_lightning.losses import member_losses
-from xor_lightning.nets import Population
-from xor_lightning.run_report import loss_plot, report_image
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.evaluation import Evaluation
+from xor_lightning.core.losses import member_losses
+from xor_lightning.core.nets import Population
+from xor_lightning.views import canvas, figures, tb_visuals, tiles
+from xor_lightning.views.canvas import text
+from xor_lightning.views.figures import History
+from xor_lightning.views.run_report import loss_plot, report_image
 
 
 def find(picture: np.ndarray, piece: np.ndarray) -> list[tuple[int, int]]:

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from tests.conftest import run_cli
-from xor_lightning.checkpoints import load_checkpoint
-from xor_lightning.data import INPUTS
-from xor_lightning.train import train
+from xor_lightning.core.data import INPUTS
+from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.train import train
 
 STEPS = 200
 QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false")

@@ -12,11 +12,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from tests.conftest import REPO
-from xor_lightning.checks import check_train_config
-from xor_lightning.config_dir import config_dir
-from xor_lightning.config_help import descriptions
-from xor_lightning.errors import UserError
-from xor_lightning.precheck import _jobs, _overrides, expand_config_sweeps, precheck
+from xor_lightning.base.config_dir import config_dir
+from xor_lightning.base.errors import UserError
+from xor_lightning.cli.config_help import descriptions
+from xor_lightning.cli.precheck import _jobs, _overrides, expand_config_sweeps, precheck
+from xor_lightning.run.checks import check_train_config
 
 README = (REPO / "README.md").read_text()
 PREFIX = "python -m xor_lightning "

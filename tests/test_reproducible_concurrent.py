@@ -13,9 +13,9 @@ import pytest
 import torch
 from conftest import REPO, run_cli
 
-from xor_lightning.errors import UserError
-from xor_lightning.run_paths import run_paths
-from xor_lightning.train import train
+from xor_lightning.base.errors import UserError
+from xor_lightning.run.run_paths import run_paths
+from xor_lightning.run.train import train
 
 RUN_SPECIFIC = {"run_id", "best_checkpoint", "last_checkpoint", "log_dir"}
 

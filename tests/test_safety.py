@@ -19,7 +19,7 @@ import pytest
 import torch
 from conftest import REPO, compose_config, run_cli
 
-from xor_lightning.train import train
+from xor_lightning.run.train import train
 
 QUICK = ("trainer.max_epochs=3", "visuals.report=false")
 LONG = ("trainer.max_epochs=100000", "early_stop.enabled=false", "visuals.report=false")
@@ -213,10 +213,10 @@ def run_limited(code: str, size: int, *args: str) -> list[str]:
 WRITE_OUTPUTS = """
 import sys, torch
 from pathlib import Path
-from xor_lightning.diagnosis import Diagnosis
-from xor_lightning.evaluation import Evaluation
-from xor_lightning.run_paths import RunPaths
-from xor_lightning.train import write_outputs
+from xor_lightning.core.diagnosis import Diagnosis
+from xor_lightning.core.evaluation import Evaluation
+from xor_lightning.run.run_paths import RunPaths
+from xor_lightning.run.train import write_outputs
 k, out = 10000, Path(sys.argv[1])
 never = torch.full((k,), -1)
 ev = Evaluation(seed=0, probs=torch.full((k, 4), 0.25), losses=torch.ones(k), solved=torch.zeros(k, dtype=torch.bool),
@@ -237,7 +237,7 @@ def test_members_csv_is_written_whole_or_not_at_all(tmp_path):
 
 SUMMARISE = """
 import sys
-from xor_lightning.sweep_summary import summarise
+from xor_lightning.views.sweep_summary import summarise
 try:
     summarise(sys.argv[1], plot=False)
 except OSError as exc:

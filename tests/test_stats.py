@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from xor_lightning.stats import percentile, wilson_interval
+from xor_lightning.core.stats import percentile, wilson_interval
 
 Z2 = 1.959963984540054**2
 
@@ -45,7 +45,7 @@ def test_percentile_matches_linear_interpolation():
 
 
 def test_survival_steps_down_at_each_first_solved_epoch_and_ends_at_the_failure_rate():
-    from xor_lightning.stats import as_steps, survival
+    from xor_lightning.core.stats import as_steps, survival
 
     epochs, left = survival([5, 3, 5, 9], total=5, last_epoch=20)
     assert epochs == [0, 3, 5, 9, 20]

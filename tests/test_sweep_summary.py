@@ -10,9 +10,9 @@ import pytest
 from hydra import initialize_config_dir
 
 from tests.conftest import run_cli
-from xor_lightning.config_dir import config_dir
-from xor_lightning.precheck import expand_config_sweeps
-from xor_lightning.sweep_summary import markdown_table, summarise, varying
+from xor_lightning.base.config_dir import config_dir
+from xor_lightning.cli.precheck import expand_config_sweeps
+from xor_lightning.views.sweep_summary import markdown_table, summarise, varying
 
 TINY = ["seeds=6", "trainer.max_epochs=3", "torch_threads=1", "run_id=sw"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from xor_lightning.train import train
+from xor_lightning.run.train import train
 
 STARTUP_S = 60  # generous for 2 busy cores; the server is usually up in 2-5 s
 

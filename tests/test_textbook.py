@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from tests.conftest import run_cli
-from xor_lightning.data import INPUTS, TARGETS
-from xor_lightning.figures import hidden_space_panel
-from xor_lightning.nets import Population
-from xor_lightning.train import train
-from xor_lightning.verdict import prediction, right
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.nets import Population
+from xor_lightning.core.verdict import prediction, right
+from xor_lightning.run.train import train
+from xor_lightning.views.figures import hidden_space_panel
 
 QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false", "torch_threads=1")
 BOOK = """activation: relu

@@ -6,11 +6,11 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import compose_config
-from xor_lightning.checkpoints import load_checkpoint
-from xor_lightning.data import INPUTS
-from xor_lightning.evaluate import evaluate
-from xor_lightning.evaluation import evaluate_module
-from xor_lightning.train import train
+from xor_lightning.core.data import INPUTS
+from xor_lightning.core.evaluation import evaluate_module
+from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.evaluate import evaluate
+from xor_lightning.run.train import train
 
 
 def test_default_config_learns_xor_and_stops_early(train_cfg, tmp_path):

@@ -13,13 +13,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from tests.conftest import compose_config, run_cli
-from xor_lightning.checkpoints import load_checkpoint
-from xor_lightning.checks import check_train_config
-from xor_lightning.errors import UserError
-from xor_lightning.evaluate import evaluate
-from xor_lightning.evaluation import evaluate_module
-from xor_lightning.figures import MEMBER_LINES, History, boundary_image
-from xor_lightning.train import train
+from xor_lightning.base.errors import UserError
+from xor_lightning.core.evaluation import evaluate_module
+from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.checks import check_train_config
+from xor_lightning.run.evaluate import evaluate
+from xor_lightning.run.train import train
+from xor_lightning.views.figures import MEMBER_LINES, History, boundary_image
 
 FAST = ["early_stop.enabled=false", "trainer.max_epochs=6", "visuals.every_n_epochs=2", "visuals.members=2"]
 

@@ -1,0 +1,152 @@
+"""Command line: ``python -m xor_lightning {train,evaluate} [overrides]`` (also ``xor-lightning``).
+
+Hydra reads every argv token as an override, so the subcommand is taken off argv here before
+Hydra runs. Overrides are composed and checked first, so a bad value costs one line and exit
+code 2 before any folder is made.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import time
+
+USAGE = """usage: python -m xor_lightning COMMAND [OVERRIDES...]   (or: xor-lightning COMMAND ...)
+
+Train small neural networks on the XOR truth table and measure how reliably they learn it.
+
+commands:
+  train       train a network (or seeds=K networks at once), evaluate the best checkpoint
+  evaluate    evaluate a checkpoint: python -m xor_lightning evaluate checkpoint=PATH
+
+examples:
+  python -m xor_lightning train
+  python -m xor_lightning train model.activation=relu loss=mse optimizer=sgd seeds=1000
+  python -m xor_lightning train -m optimizer=sgd,adam seeds=100
+  python -m xor_lightning evaluate checkpoint=checkpoints/<run>/best.ckpt
+
+'python -m xor_lightning COMMAND --help' lists that command's options; --version the version.
+Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (README: "Shell completion")."""
+
+COMMANDS = ("train", "evaluate")
+_NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
+_SHOW_CONFIG = {"--cfg", "-c"}
+
+
+def _new_run_id() -> str:
+    # Second resolution for reading, a random suffix so two runs started together never collide.
+    return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("xor-lightning")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH without pip install
+        return "unknown (not installed; pip install -e . from the checkout)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    if argv[0] in ("--version", "-V"):
+        print(f"xor-lightning {version()}")
+        return 0
+    if argv[0] in ("-sc", "--shell-completion"):
+        # Hydra's installed completion calls `xor-lightning -sc query=bash`: no command word yet.
+        from xor_lightning.cli.completion import shell_completion
+
+        return shell_completion(argv[1:], COMMANDS)
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
+        return 2
+    if _NO_PRECHECK.intersection(rest):
+        return _run(command, rest)  # help, info, completion: no run, so no run id (and no torch import)
+    # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
+    fresh_id = _new_run_id()
+    _IMPORTING[0] = True
+    previous = {signum: signal.signal(signum, _stop_now) for signum in (signal.SIGINT, signal.SIGTERM)}
+    had_id = "XOR_LIGHTNING_RUN_ID" in os.environ
+    try:
+        from xor_lightning.run.resume import run_id_from_args
+
+        # One id per invocation; Hydra's configs read it, and sweep workers inherit it. A run resumed
+        # from a checkpoint keeps its run id, so it continues in the same folders.
+        os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or fresh_id)
+        return _run(command, rest)
+    finally:
+        if not had_id:  # main() called in-process (tests) must not fix the id of later runs
+            os.environ.pop("XOR_LIGHTNING_RUN_ID", None)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_IMPORTING = [True]  # until the command's Hydra entry point starts (the heavy imports are done by then)
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside the training loop (imports, composing, wrapping up): one line, no
+    traceback, exit 128 + the signal. During training interrupt.StopOnInterrupt stops gracefully instead."""
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    print(f"interrupted: {name} outside training (start-up or wrap-up); nothing new was saved", file=sys.stderr, flush=True)
+    if _IMPORTING[0]:
+        # Libraries import optional modules under bare excepts that would swallow an exception raised
+        # here and go on half-imported (measured: numpy without numpy.matrix). Nothing is open yet.
+        os._exit(128 + signum)
+    raise SystemExit(128 + signum)
+
+
+def _run(command: str, rest: list[str]) -> int:
+    from xor_lightning.base.errors import UserError
+    from xor_lightning.cli.precheck import NotComposed, add_overrides, precheck
+    from xor_lightning.run.run_id import check_run_id
+
+    show_config = bool(_SHOW_CONFIG.intersection(rest))
+    if show_config and {"-m", "--multirun"}.intersection(rest):
+        # Hydra answers this with a traceback; say it in one line.
+        print("error: --cfg shows one job's config: leave out -m (and give one value per key)", file=sys.stderr)
+        return 2
+    problem = None
+    try:
+        if not _NO_PRECHECK.intersection(rest):
+            # Set by the user (or inherited): checked like run_id=, since configs read it as the run id.
+            check_run_id(os.environ["XOR_LIGHTNING_RUN_ID"], "XOR_LIGHTNING_RUN_ID")
+            extra, jobs = precheck(command, rest)
+            rest = add_overrides(rest, extra)  # a resumed run's own trainer.max_epochs
+            if {"-m", "--multirun"}.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
+                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
+                os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
+    except UserError as exc:
+        if not show_config or isinstance(exc, NotComposed):
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        problem = exc  # --cfg: print the config first, then say what is wrong with it
+
+    sys.argv = [f"xor-lightning {command}", *rest]
+    if show_config or _NO_PRECHECK.intersection(rest):
+        from xor_lightning.cli.config_app import config_app  # answers without importing torch
+
+        entry = config_app(command)
+    else:
+        from xor_lightning.cli import entry_points as cli
+        entry = cli.ENTRY_POINTS[command]
+    _IMPORTING[0] = False  # the heavy imports are done: a signal from here on may raise
+    entry()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return problem.exit_code
+    return 0
+
+
+def main_exit() -> None:
+    """Console-script entry point (``xor-lightning``)."""
+    sys.exit(main())
+
+

@@ -1,0 +1,317 @@
+"""Compose and check every job's config before Hydra runs, so bad input never makes a folder.
+
+Hydra reports composition errors in several lines and exits 1; here each becomes one line that
+names the key and what would be valid, raised as UserError (exit code 2).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from xor_lightning.base.config_dir import config_dir
+from xor_lightning.base.errors import UserError
+
+_MULTIRUN = {"-m", "--multirun"}
+_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--experimental-rerun"}  # --resolve is a flag
+_PRINT_ONLY = {"--cfg", "-c"}  # Hydra prints the config and runs nothing: no run folder to claim
+_CHOICE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a config group choice is a file name, never a path
+
+
+class NotComposed(UserError):
+    """The overrides do not compose into a config at all (so --cfg has nothing to print)."""
+
+
+def _overrides(args: list[str]) -> tuple[list[str], bool]:
+    """Hydra overrides in ``args`` (flags removed) and whether this is a multirun."""
+    out, multirun, skip = [], False, False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _MULTIRUN:
+            multirun = True
+        elif arg in _WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            out.append(arg)
+    return out, multirun
+
+
+def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise NotComposed(_first_line(exc)) from None
+    if not multirun:
+        return [overrides]
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def _config_sweep(command: str, job: list[str], multirun: bool) -> list[tuple[list[str], DictConfig | None]]:
+    """The jobs a config's own ``hydra.sweeper.params`` (an ``experiment=``) adds to ``job``, each
+    with its composed config where it is already known (None: not composed yet).
+
+    As Hydra's basic sweeper does: the config's params first, the command line's after (so it wins).
+    """
+    cfg = _compose(command, job)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    if not params:
+        return [(job, cfg)]
+    swept = [f"{k}={v}" for k, v in params.items()]
+    if not multirun:
+        raise UserError(f"this config sweeps {', '.join(params)} (hydra.sweeper.params): add -m to run the sweep")
+    return [(j, None) for j in _jobs(swept + job, multirun=True)]
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _keys_under(cfg: DictConfig, dotted: str) -> str:
+    node = OmegaConf.select(cfg, dotted) if dotted else cfg
+    if isinstance(node, DictConfig):
+        return ", ".join(k for k in node.keys() if k != "hydra")
+    return ""
+
+
+def _explain(exc: Exception, base: DictConfig | None) -> str:
+    """One line for a composition error."""
+    text = str(exc)
+    if isinstance(exc, MissingConfigException) and exc.options is not None:
+        m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
+        if m:
+            hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if m.group(1) == "hydra/launcher" else ""
+            return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}{hint}"
+    m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
+    if m:
+        key = m.group(1)
+        parent = key.rpartition(".")[0]
+        if parent == "optimizer" and base is not None:  # not an argument of this optimizer at all: say so
+            from xor_lightning.run.checks import unknown_optimizer_argument
+
+            message = unknown_optimizer_argument(str(OmegaConf.select(base, "optimizer._target_")), key.split(".", 1)[1])
+            if message:
+                return message
+        valid = _keys_under(base, parent) if base is not None else ""
+        where = f"valid keys{' under ' + parent if parent else ''}: {valid}; " if valid else ""
+        return f"{key} is not a config key; {where}to add a new key use +{key}=VALUE"
+    m = re.search(r"Ambiguous value for argument '([^']+)'", text)
+    if m:
+        return f"{m.group(1)} has several values: add -m (multirun) to sweep over them"
+    return _first_line(exc)
+
+
+def _check_group_choices(overrides: list[str]) -> None:
+    """``experiment=../train`` would load any YAML file as a group member: a choice is a name."""
+    for override in overrides:
+        key, eq, value = override.partition("=")
+        key = key.lstrip("+~")
+        group = Path(config_dir()) / key
+        if not eq or "." in key or value == "null" or not (key.startswith("hydra/") or group.is_dir()):
+            continue
+        if not _CHOICE.fullmatch(value):
+            names = sorted(p.stem for p in group.glob("*.yaml"))
+            choose = f": choose one of: {', '.join(names)}" if names else ""
+            raise UserError(f"{key}={value!r} is not valid; a group choice is a name, not a path{choose}")
+
+
+def _compose(name: str, overrides: list[str]) -> DictConfig:
+    _check_group_choices(overrides)
+    try:
+        return compose(config_name=name, overrides=overrides, return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        # The keys an unknown-key message lists need a second compose: only paid on failure.
+        raise NotComposed(_explain(exc, _base(name, overrides))) from None
+
+
+def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
+    """Raise UserError for the first bad override or value among all the jobs ``args`` make.
+
+    A train run that will really start also gets its run folder locked here, before Hydra writes
+    into it. Returns overrides to add to ``args`` (a resumed run's own ``trainer.max_epochs``) and
+    how many jobs ``args`` make.
+    """
+    overrides, multirun = _overrides(args)
+    claim = not _PRINT_ONLY.intersection(args)
+    jobs = _jobs(overrides, multirun)
+    extra: list[str] = []
+    checked = []
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
+        for job, cfg in _expand(command, jobs, multirun):
+            cfg = _compose(command, job) if cfg is None else cfg
+            if command == "train" and not multirun:
+                extra = _resume_defaults(cfg, job)
+                cfg = _compose(command, job + extra) if extra else cfg
+            _check(command, cfg, multirun)
+            checked.append(cfg)
+    if command == "train" and claim:  # only once every job passed: a refused command makes no folder
+        for cfg in checked:
+            _claim_run_folder(cfg, multirun)
+    return extra, len(checked)
+
+
+def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:
+    """Lock the run's checkpoint folder (a multirun's: its sweep's) for this process until train() adopts it."""
+    from xor_lightning.run import run_lock
+    from xor_lightning.run.run_id import check_run_id
+    from xor_lightning.run.run_paths import claim_folders
+
+    name = check_run_id(cfg.run_id, job=not multirun)
+    if not run_lock.held(Path(cfg.paths.checkpoint_dir) / name):
+        run_lock.hold(claim_folders(cfg, name))
+
+
+def add_overrides(args: list[str], extra: list[str]) -> list[str]:
+    """``args`` with ``extra`` placed next to its overrides (argparse wants them in one run of words)."""
+    at = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")
+               and (i == 0 or args[i - 1] not in _WITH_VALUE)), len(args))
+    return [*args[:at], *extra, *args[at:]]
+
+
+def _resume_defaults(cfg: DictConfig, job: list[str]) -> list[str]:
+    from xor_lightning.run.resume import resume_defaults
+    from xor_lightning.run.run_id import check_run_id
+
+    try:
+        folder = Path(cfg.paths.checkpoint_dir) / check_run_id(cfg.run_id)
+    except (UserError, OmegaConfBaseException):
+        return []  # _check names the problem
+    return resume_defaults(cfg, job, folder)
+
+
+def _expand(command: str, jobs: list[list[str]], multirun: bool) -> list[tuple[list[str], DictConfig | None]]:
+    return [pair for cl_job in jobs for pair in _config_sweep(command, cl_job, multirun)]
+
+
+def expand_config_sweeps(command: str, jobs: list[list[str]], multirun: bool) -> list[list[str]]:
+    """Every job Hydra will run: command-line jobs times each one's ``hydra.sweeper.params``."""
+    return [job for job, _ in _expand(command, jobs, multirun)]
+
+
+def _base(command: str, job: list[str]) -> DictConfig | None:
+    """The job's config with its group choices only: the keys an unknown-key message lists."""
+    groups = [o for o in job if "=" in o and "." not in o.split("=", 1)[0] and not o.startswith(("+", "~"))]
+    for attempt in (groups, []):  # a bad group choice (or top-level key) in ``groups``: the defaults
+        try:
+            return compose(config_name=command, overrides=attempt)
+        except Exception:
+            continue
+    return None
+
+
+def _check_run_folder(cfg: DictConfig, multirun: bool) -> None:
+    """Refuse a bad run id, a reused or busy one, or a bad resume, before Hydra writes into the run's
+    folders (precheck then locks them: a multirun its sweep's folder; each job locks its own as it runs)."""
+    from xor_lightning.run.resume import resume_path
+    from xor_lightning.run.run_id import check_run_id, inside
+    from xor_lightning.run.run_paths import check_free
+    from xor_lightning.run.writable import check_folder
+
+    name = check_run_id(cfg.run_id, job=not multirun)
+    ckpt = inside(cfg.paths.checkpoint_dir, name, "paths.checkpoint_dir")
+    check_folder(ckpt, "paths.checkpoint_dir", cfg.paths.checkpoint_dir)
+    check_folder(inside(cfg.paths.log_dir, name, "paths.log_dir"), "paths.log_dir", cfg.paths.log_dir)
+    check_free(cfg, ckpt)
+    if cfg.get("ckpt_path") is not None:
+        if multirun:
+            raise UserError("ckpt_path resumes one run; resume the jobs of a multirun one at a time")
+        resume_path(cfg, ckpt)
+
+
+def _check_launcher(cfg: DictConfig) -> None:
+    """A SLURM launcher needs SLURM: without sbatch it would fail after making the sweep folder."""
+    import shutil
+
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_") or "")
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if target.endswith(".SlurmLauncher") and missing:
+        raise UserError(
+            f"hydra/launcher=submitit_slurm needs SLURM ({' and '.join(missing)} not on this machine's PATH): "
+            "run the sweep on the cluster's login node, or try it here with hydra/launcher=submitit_local"
+        )
+
+
+def _check_output_dirs(cfg: DictConfig, multirun: bool) -> None:
+    """Hydra's run (or sweep) folder, and paths.output_dir when set to a folder of its own."""
+    from xor_lightning.run.writable import check_folder
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+    except OmegaConfBaseException as exc:
+        raise _unresolved(key, OmegaConf.to_container(cfg.hydra, resolve=False)[key.split(".")[1]]["dir"], exc) from None
+    check_folder(folder, key)
+    if "${hydra:" not in str(OmegaConf.to_container(cfg.paths, resolve=False)["output_dir"]):
+        check_folder(cfg.paths.output_dir, "paths.output_dir")
+
+
+def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
+    """Every value resolves (``${oc.env:NAME}`` with NAME unset does not); Hydra's own are resolved at run time."""
+    raw_values = OmegaConf.to_container(node, resolve=False)
+    keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
+    for key in keys:
+        full, raw = f"{prefix}{key}", str(raw_values[key])
+        if full == "hydra" or OmegaConf.is_missing(node, key):
+            continue
+        if not OmegaConf.is_interpolation(node, key):
+            child = node[key]
+            if isinstance(child, (DictConfig, ListConfig)):
+                _check_resolvable(child, f"{full}.")
+            continue
+        if "${hydra:" in raw:
+            continue
+        try:
+            node[key]
+        except OmegaConfBaseException as exc:
+            raise _unresolved(full, raw, exc) from None
+
+
+def _unresolved(key: str, raw: str, exc: Exception) -> UserError:
+    quoted = re.search(r'"(.+)"\s*$', _first_line(exc))  # oc.env: the resolver's own message, quoted
+    reason = quoted.group(1) if quoted else _first_line(exc)
+    return UserError(f"{key}={raw}: cannot be resolved ({reason}); set what it refers to, or give {key} a plain value")
+
+
+def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
+    from xor_lightning.core.devices import choose_accelerator
+
+    _check_resolvable(cfg)
+    if multirun:
+        _check_launcher(cfg)
+    if command == "train":
+        from xor_lightning.run.checks import check_train_config
+        from xor_lightning.run.train import _trainer_args, loop_plan
+
+        check_train_config(cfg)
+        _trainer_args(cfg.trainer)
+        loop_plan(cfg)  # gradient clipping, the early stop
+        from xor_lightning.run.extra_callbacks import check_callbacks
+        from xor_lightning.run.loggers import check_loggers
+
+        check_loggers(cfg)
+        check_callbacks(cfg)
+        choose_accelerator(cfg.device.accelerator, key="device")
+        _check_output_dirs(cfg, multirun)
+        _check_run_folder(cfg, multirun)
+    else:
+        from xor_lightning.run.evaluate import check_boundary_path, check_member, check_source, hand_module
+        from xor_lightning.run.resume import checkpoint_summary
+
+        source = check_source(cfg)
+        check_boundary_path(cfg.boundary)
+        check_boundary_path(cfg.space, "space")
+        choose_accelerator(str(cfg.device.accelerator), key="device")
+        members = checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"] if source == "checkpoint" else 1
+        if source == "weights":
+            hand_module(cfg.weights)  # the file and the network it describes
+        check_member(cfg.member, members)

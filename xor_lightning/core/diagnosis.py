@@ -1,0 +1,191 @@
+"""Why a member failed: one cause for every member that did not solve the table.
+
+Computed once at the end of a run from each member's final weights (its pre-activations and
+activation derivatives on the four rows, the gradient of its own loss, its outputs) and its loss
+trail (facts.py). The causes, checked in this order (the first that applies is the member's):
+
+  diverged        its loss became NaN/inf (then it was frozen at zero).
+  linear          no non-linearity (no hidden layer, or activation=identity): no affine function
+                  gets all four XOR rows right, whatever the training.
+  dead            ReLU units off where they are needed, for good: fewer than 2 units of the first
+                  hidden layer (1 of a later one) are on for any row (a unit whose input is <= 0 on
+                  all four rows passes no gradient and cannot revive; one live unit cannot separate
+                  XOR), or a layer has every unit off on two rows of different targets (both map to
+                  the zero vector, so the output is the same on both).
+  saturated       the same with smooth activations: units pinned in a flat part (derivative below
+                  1% of its peak on every row: tanh |z| > ~3.7, sigmoid |z| > ~6); or the output
+                  pinned at the wrong end of a row while the loss consumes probabilities (mse, l1,
+                  bce: the sigmoid's own derivative then kills the gradient).
+  plateau         the output sits at the constant guess (every p within 0.05 of 1/2) with a tiny
+                  gradient (norm < 1e-3): symmetry is not broken yet; more epochs alone take long.
+  still learning  the loss fell steadily over the last samples of its trail (each interval by at
+                  least 0.5%). ``more_epochs`` extrapolates the same samples: the sooner of its worst
+                  row's p crossing 1/2 (linear) and its loss reaching the level below which every row
+                  must be right (log-linear). Rough by nature: README "Why a seed fails" measures it.
+  local minimum   the loss no longer moves (under 0.5% over the last trail interval; or a tiny
+                  gradient), above a solution: typically three rows right.
+  other           none of these: the loss moves, but not steadily (oscillating, noisy batches).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from xor_lightning.core.causes import CAUSES
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.losses import consumes, member_losses
+from xor_lightning.core.nets import ACTIVATIONS
+from xor_lightning.core.verdict import probability, signed_confidence
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    flat: float = 0.01        # a unit passes no gradient on a row below this fraction of its peak derivative
+    near_guess: float = 0.05  # plateau: every p within this of 1/2
+    tiny_grad: float = 1e-3   # gradient norm of the member's own mean loss
+    steady: float = 0.005     # still learning: each of the last trail intervals cut the loss by at least
+    intervals: int = 3        # this fraction, for this many intervals; local minimum: the last one moved it less
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass
+class Diagnosis:
+    causes: list[str]            # per member; "" for a member that solved the table
+    more_epochs: list[int | None]  # per member: the estimate for "still learning", else None
+
+    def counts(self) -> dict[str, int]:
+        return {cause: self.causes.count(cause) for cause in CAUSES}
+
+    def summary(self) -> str:
+        """'3 dead, 2 still learning (about 400 more epochs)', or '' when every member solved."""
+        parts = []
+        for cause, n in self.counts().items():
+            if n:
+                text = f"{n} {cause}"
+                more = sorted(m for c, m in zip(self.causes, self.more_epochs) if c == cause and m is not None)
+                if more:
+                    text += f" (about {more[len(more) // 2]} more epochs{', median' if len(more) > 1 else ''})"
+                parts.append(text)
+        return ", ".join(parts)
+
+
+def solve_bound(loss: str, **kwargs) -> float:
+    """A mean loss below which every row must be right: a wrong row alone costs at least this x 4."""
+    beta = float(kwargs.get("beta", 1.0))
+    per_row = {
+        "bce_with_logits": math.log(2), "bce": math.log(2),  # p on the wrong side of 1/2: -log(1/2) at least
+        "mse": 0.25, "l1": 0.5,                              # |p - y| >= 1/2
+        "smooth_l1": 0.125 / beta if beta > 0.5 else 0.5 - 0.5 * beta,
+    }[loss]
+    return per_row / len(INPUTS)
+
+
+def _peak_derivative(activation: str) -> float:
+    z = torch.linspace(-30, 30, 6001, requires_grad=True)
+    (grad,) = torch.autograd.grad(ACTIVATIONS[activation](z).sum(), z)
+    return float(grad.max())
+
+
+def _layers_fail(pre: list[torch.Tensor], activation: str, t: Thresholds) -> torch.Tensor:
+    """[K] bool: some hidden layer passes too little gradient (under 2 live units in the first,
+    under 1 in a later one): with its derivative below ``flat`` x peak on every row."""
+    peak = _peak_derivative(activation)
+    fail = torch.zeros(pre[0].shape[0], dtype=torch.bool)
+    for j, z in enumerate(pre[:-1]):
+        z = z.detach().requires_grad_(True)
+        (deriv,) = torch.autograd.grad(ACTIVATIONS[activation](z).sum(), z)  # elementwise: the derivative
+        live = (deriv.abs() >= t.flat * peak).any(dim=1).sum(dim=1)  # [K] units with gradient on some row
+        fail |= live < (2 if j == 0 else 1)
+    return fail
+
+
+def _rows_merged(pre: list[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+    """[K] bool: a ReLU layer maps two rows of different targets to the zero vector (every unit off)."""
+    merged = torch.zeros(pre[0].shape[0], dtype=torch.bool)
+    for z in pre[:-1]:
+        off = (z <= 0).all(dim=2)  # [K, rows]: every unit of the layer off on the row
+        merged |= (off & (targets > 0.5)).any(dim=1) & (off & (targets < 0.5)).any(dim=1)
+    return merged
+
+
+def _recent(trail: torch.Tensor, trail_epoch: torch.Tensor, now: torch.Tensor, epochs: int, t: Thresholds):
+    """The last ``intervals + 1`` samples [n, K] (now appended if the last epoch was not sampled) and
+    the epochs they span; None when the trail is too short (a short run)."""
+    valid = trail_epoch >= 0
+    values, at = trail[valid], trail_epoch[valid].tolist()
+    if not at or at[-1] != epochs:
+        values, at = torch.cat([values, now.unsqueeze(0)]), [*at, epochs]
+    if len(at) < t.intervals + 1:
+        return None, 0
+    return values[-(t.intervals + 1):], at[-1] - at[-(t.intervals + 1)]
+
+
+def _trend(facts, now_loss: torch.Tensor, now_margin: torch.Tensor, epochs: int, bound: float, t: Thresholds):
+    """([K] loss falling steadily, [K] loss no longer moving, [K] epochs until the worst row's margin
+    reaches 0 at its recent rate (inf if it is not improving))."""
+    losses, span = _recent(facts.trail_loss.float().cpu(), facts.trail_epoch.cpu(), now_loss, epochs, t)
+    if losses is None:
+        none = torch.zeros_like(now_loss, dtype=torch.bool)
+        return none, none, torch.full_like(now_loss, math.inf)
+    steady = (losses[1:] <= losses[:-1] * (1 - t.steady)).all(dim=0)
+    still = (losses[-1] - losses[-2]).abs() < t.steady * losses[-2]
+    # Two extrapolations of the recent trend; the sooner one is the estimate: the worst row's margin
+    # reaching 0, and the loss (log-linear) reaching the bound below which every row must be right.
+    margins, _ = _recent(facts.trail_margin.float().cpu(), facts.trail_epoch.cpu(), now_margin, epochs, t)
+    m_rate = (margins[-1] - margins[0]) / max(span, 1)
+    by_margin = torch.where(m_rate > 0, -margins[-1] / m_rate, torch.full_like(m_rate, math.inf))
+    l_rate = (losses[0].log() - losses[-1].log()) / max(span, 1)
+    by_loss = torch.where(l_rate > 0, (losses[-1].log() - math.log(bound)) / l_rate, torch.full_like(l_rate, math.inf))
+    return steady & torch.isfinite(losses[-1]), still, torch.minimum(by_margin, by_loss.clamp(min=0))
+
+
+def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds = THRESHOLDS) -> Diagnosis:
+    """One cause for every member not ``solved`` (all on the CPU, from ``module``'s final weights)."""
+    hp = module.hparams
+    net = module.net
+    params = list(net.parameters())
+    x = INPUTS.to(params[0].device, params[0].dtype)
+    y = TARGETS.to(params[0].device, params[0].dtype)
+    with torch.enable_grad():
+        pre = net.trace(x)
+        losses = member_losses(module.loss_name, pre[-1], y, net.output, **module.loss_kwargs)
+        grads = torch.autograd.grad(losses.sum(), params, allow_unused=True)
+    grad_norm = sum(g.pow(2).flatten(1).sum(1) for g in grads if g is not None).sqrt().detach().cpu()
+    pre = [z.detach().float().cpu() for z in pre]
+    losses = losses.detach().float().cpu()
+    probs = probability(pre[-1].squeeze(-1), net.output)
+    targets = TARGETS.squeeze(-1)
+
+    linear = hp.model["activation"] == "identity" or not hp.model["hidden"]
+    relu = torch.full_like(solved, hp.model["activation"] == "relu")
+    layers_fail = _layers_fail(pre, hp.model["activation"], t) if not linear else torch.zeros_like(solved)
+    wrong = (probs > 0.5) != (targets > 0.5)
+    pinned = (probs * (1 - probs) < t.flat * 0.25) & wrong  # the sigmoid's derivative < 1% of its peak
+    sigmoid_in_loss = consumes(module.loss_name) == "probabilities" and net.output == "logit"
+    output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
+    plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
+    worst = signed_confidence(probs, targets).min(dim=1).values
+    bound = solve_bound(module.loss_name, **module.loss_kwargs)
+    falling, still, to_go = _trend(module.facts, losses, worst, int(module.epochs_done), bound, t)
+    stuck = still | (grad_norm < t.tiny_grad)
+
+    cause = torch.full_like(losses, CAUSES.index("other"), dtype=torch.long)
+    # Lowest precedence first: each later rule overwrites the ones before it.
+    for name, applies in reversed([
+        ("diverged", diverged), ("linear", torch.full_like(solved, linear)),
+        ("dead", (layers_fail | _rows_merged(pre, targets)) & relu),
+        ("saturated", (layers_fail & ~relu) | output_pinned),
+        ("plateau", plateau), ("still learning", falling), ("local minimum", stuck),
+    ]):
+        cause = torch.where(applies, CAUSES.index(name), cause)
+    causes, more = [], []
+    for c, ok, go in zip(cause.tolist(), solved.tolist(), to_go.tolist()):
+        causes.append("" if ok else CAUSES[c])
+        learning = not ok and CAUSES[c] == "still learning" and math.isfinite(go)
+        more.append(max(1, math.ceil(go)) if learning else None)
+    return Diagnosis(causes, more)

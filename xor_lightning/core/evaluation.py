@@ -1,0 +1,140 @@
+"""Evaluate a population on the truth table: per-member results, the summary, the printed table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.facts import MemberFacts
+from xor_lightning.core.module import XORModule
+from xor_lightning.core.stats import percentile, survival, wilson_interval
+from xor_lightning.core.verdict import prediction, probability, right
+
+
+@dataclass
+class Evaluation:
+    seed: int               # seed of member 0; member i has seed + i
+    probs: torch.Tensor     # [K, 4] p(y=1) per row (verdict.probability of the output)
+    losses: torch.Tensor    # [K] mean loss per member
+    solved: torch.Tensor    # [K] every row right (verdict.right) and never diverged
+    first_solved: torch.Tensor    # [K] epochs trained when first solved, -1 if never
+    diverged_at: torch.Tensor     # [K] epoch its loss became non-finite, -1 if never
+    best_epoch: torch.Tensor      # [K] epoch of the evaluated weights' lowest loss, -1 if none
+    epochs_trained: torch.Tensor  # [K] epochs the member trained (its own early stop, divergence, or the run's)
+    head: str = "logit"           # how the output reads (verdict.probability): probs are sigmoid(logit) or the output
+
+    @property
+    def diverged(self) -> torch.Tensor:
+        return self.diverged_at >= 0
+
+    @property
+    def members(self) -> int:
+        return len(self.losses)
+
+    def survival(self) -> tuple[list[int], list[float]]:
+        """The fraction of members not yet solved against epochs (stats.survival): drops at each
+        solved member's first solved epoch and ends at the failure rate."""
+        solved_at = self.first_solved[self.solved & (self.first_solved > 0)].tolist()
+        return survival(solved_at, self.members, int(self.epochs_trained.max()))
+
+    def best_member(self) -> int:
+        """A solved member with the lowest loss (else the lowest loss overall)."""
+        key = torch.where(self.solved, self.losses, self.losses + float("inf"))
+        if not bool(self.solved.any()):
+            key = torch.where(self.diverged, float("inf"), self.losses)
+        return int(torch.argmin(torch.nan_to_num(key, nan=float("inf"))))
+
+    def summary(self) -> dict:
+        k, n = int(self.solved.sum()), self.members
+        epochs = [float(e) for e in self.first_solved[self.solved & (self.first_solved > 0)].tolist()]
+        lo, hi = wilson_interval(k, n)
+        healthy = self.losses[~self.diverged]
+        return {
+            "seeds": n,
+            "seed": self.seed,
+            "solved": k,
+            "success_rate": k / n,
+            "success_rate_ci95": [lo, hi],
+            "epochs_to_solve": {
+                "median": percentile(epochs, 50),
+                "p90": percentile(epochs, 90),
+                "max": max(epochs) if epochs else None,
+            },
+            "final_loss": float(healthy.mean()) if len(healthy) else float("nan"),  # diverged members left out
+            "diverged": int(self.diverged.sum()),
+        }
+
+
+@torch.no_grad()
+def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_done: int | None = None) -> Evaluation:
+    """Evaluate the module's weights on the table. The per-epoch facts come from ``facts`` (the
+    run's final ones, when evaluating a best.ckpt written earlier) or else from the module itself."""
+    module.eval()
+    facts = module.facts if facts is None else facts
+    done = int(module.epochs_done) if epochs_done is None else epochs_done
+    x, y = INPUTS.to(module.device), TARGETS.to(module.device)
+    logits, losses = module.losses(x.to(module.net.weights[0].dtype), y.to(module.net.weights[0].dtype))
+    head = module.net.output
+    probs = probability(logits, head).squeeze(-1).float().cpu()
+    diverged_at = facts.diverged_at.cpu()
+    solved = right(probs, TARGETS.squeeze(-1), head=head).all(dim=1) & (diverged_at < 0)
+    stopped_at = facts.stopped_at.cpu()
+    trained = torch.where(stopped_at >= 0, stopped_at, torch.where(diverged_at >= 0, diverged_at, done))
+    return Evaluation(
+        seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
+        first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
+        epochs_trained=trained, head=head,
+    )
+
+
+def truth_table(ev: Evaluation, member: int) -> list[str]:
+    """The table of one member as printable lines."""
+    lines = [" x1  x2 | target  p(y=1)  pred", "--------+----------------------------"]
+    rows = right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).tolist()
+    for (a, b), t, p, ok in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist(), rows):
+        mark = "right" if ok else ("undecided (p = 0.5)" if prediction(p, ev.head) == "?" else "WRONG")
+        if p != p:  # NaN (weights from a damaged or crafted checkpoint): no prediction, never right
+            mark = "NaN"
+        lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {prediction(p, ev.head):>4}  {mark}")
+    return lines
+
+
+def _fmt_epochs(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def report(ev: Evaluation, member: int | None = None, diagnosis=None) -> list[str]:
+    """What a person reads after training or evaluating: population summary (with why members failed,
+    given a diagnosis.Diagnosis), one member's table."""
+    s = ev.summary()
+    member = ev.best_member() if member is None else member
+    lines = []
+    if ev.members > 1:
+        lo, hi = s["success_rate_ci95"]
+        e = s["epochs_to_solve"]
+        lines.append(
+            f"population: {ev.members} seeds ({ev.seed}..{ev.seed + ev.members - 1}): "
+            f"solved {s['solved']}/{ev.members} = {s['success_rate']:.1%} "
+            f"(95% CI {lo:.1%}-{hi:.1%}); epochs to solve: median {_fmt_epochs(e['median'])}, "
+            f"p90 {_fmt_epochs(e['p90'])}, max {_fmt_epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
+            + (f"; diverged {s['diverged']} (loss became non-finite; counted as not solved)" if s["diverged"] else "")
+        )
+        if diagnosis is not None and diagnosis.summary():
+            lines.append(f"not solved, by cause: {diagnosis.summary()}")
+        best = " (the best member)" if member == ev.best_member() else ""
+        lines.append(f"member {member} (seed {ev.seed + member}){best}:")
+    lines += truth_table(ev, member)
+    rows_right = int(right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).sum())
+    first = int(ev.first_solved[member])
+    when = f", first solved after {first} epoch{'' if first == 1 else 's'}" if bool(ev.solved[member]) and first > 0 else ""
+    verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
+    cause = diagnosis.causes[member] if diagnosis is not None else ""
+    if cause and cause != "diverged":
+        more = diagnosis.more_epochs[member]
+        verdict += f" ({cause}{f': about {more} more epochs' if more is not None else ''})"
+    if bool(ev.diverged[member]):
+        verdict = f"DIVERGED in epoch {int(ev.diverged_at[member])} (loss became non-finite; weights reset to 0), NOT SOLVED"
+    lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
+    return lines

@@ -1,0 +1,175 @@
+"""What each member's own run has seen, kept per table epoch inside a block of epochs.
+
+Every fact is a buffer, so checkpoints carry it and a resumed run continues it exactly:
+when each member first solved the table, when its loss became non-finite, when it met the early
+stop (solved by the margin), and its own best: the lowest full-table loss it reached, the epoch
+of it, and its weights then. ``observe`` is called once per epoch with the full-table forward of
+the weights after that epoch, which the training loop already has at hand (with the whole table
+as the batch, the forward of epoch e+1 evaluates the weights after epoch e).
+
+Each fact is about one member alone (promise 8): member i of ``seeds=K seed=s`` records exactly
+what a lone run ``seeds=1 seed=s+i`` records. A member that met the early stop is done, as a lone
+run would be: nothing about it changes afterwards (the loop keeps its weights frozen too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from xor_lightning.core.nets import Population, per_member
+from xor_lightning.core.verdict import probability, right_by, signed_confidence
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """A member is done once every row is right by ``margin`` (in probability), not before
+    ``min_epochs``; the run stops when every member is done or diverged."""
+
+    margin: float = 0.4
+    min_epochs: int = 1
+
+
+@dataclass
+class Seen:
+    """One epoch's full-table view of the population, as 0-dim tensors (no host sync)."""
+
+    val_loss: torch.Tensor   # mean loss over members that have not diverged
+    acc: torch.Tensor        # fraction of (member, row) pairs right
+    success: torch.Tensor    # fraction of members solving the table
+    losses: torch.Tensor     # [K] each member's loss
+    solved: torch.Tensor     # [K] bool
+
+
+TRAIL = 8  # loss samples kept per member for the diagnosis
+
+
+def trail_every(max_epochs: int) -> int:
+    """Sample the loss trail about 20 times over a run, so 8 samples span its last ~40%."""
+    return max(1, max_epochs // 20)
+
+
+def healthy_mean(values: torch.Tensor, diverged: torch.Tensor) -> torch.Tensor:
+    """Mean over members that have not diverged, NaN once all have; no host sync."""
+    healthy = ~diverged
+    return torch.where(healthy, values, 0.0).sum() / healthy.sum()
+
+
+class MemberFacts(nn.Module):
+    def __init__(self, net: Population) -> None:
+        super().__init__()
+        k = net.members
+        never = torch.full((k,), -1, dtype=torch.long)
+        self.register_buffer("first_solved", never.clone())  # epochs trained when first solved
+        self.register_buffer("diverged_at", never.clone())   # 1-based epoch its loss became NaN/inf
+        self.register_buffer("stopped_at", never.clone())    # epoch it met the early stop
+        self.register_buffer("best_epoch", never.clone())    # epoch of its lowest loss
+        self.register_buffer("best_loss", torch.full((k,), float("inf")))
+        # Each member's loss at the last TRAIL sampled epochs (oldest first; NaN: not yet), so the
+        # diagnosis can tell a loss still falling steadily from one that has stopped moving.
+        self.register_buffer("trail_loss", torch.full((TRAIL, k), float("nan")))
+        self.register_buffer("trail_epoch", torch.full((TRAIL,), -1, dtype=torch.long))
+        # ... and its worst row's signed confidence (verdict.signed_confidence): solved once it is > 0.
+        self.register_buffer("trail_margin", torch.full((TRAIL, k), float("nan")))
+        self.layers = len(net.weights)
+        self.head = net.output
+        for j, (w, b) in enumerate(zip(net.weights, net.biases)):
+            self.register_buffer(f"best_weight{j}", w.detach().clone())
+            self.register_buffer(f"best_bias{j}", b.detach().clone())
+
+    def best_params(self) -> list[torch.Tensor]:
+        """The best copies in the order of ``Population.parameters()`` (weights, then biases)."""
+        return [getattr(self, f"best_weight{j}") for j in range(self.layers)] + [
+            getattr(self, f"best_bias{j}") for j in range(self.layers)
+        ]
+
+    @property
+    def diverged(self) -> torch.Tensor:
+        return self.diverged_at >= 0
+
+    @property
+    def done(self) -> torch.Tensor:
+        """Members whose run is over: met the early stop, or diverged."""
+        return (self.stopped_at >= 0) | (self.diverged_at >= 0)
+
+    def begin(self, max_epochs: int) -> None:
+        """Derive the masks ``observe`` keeps up to date (after loading or moving the buffers)."""
+        self.trail_every = trail_every(max_epochs)
+        self._diverged = self.diverged
+        self._active = ~self.done
+        self._remaining = int(self._active.sum())
+        self._best = self.best_params()
+
+    @property
+    def remaining(self) -> int:
+        """Members still training: neither stopped early nor diverged (known without a host sync)."""
+        return self._remaining
+
+    @torch.no_grad()
+    def mark_diverged(self, losses: torch.Tensor, epoch: int) -> torch.Tensor:
+        """Record ``epoch`` (at least 1) for members whose loss is not finite; returns the newly diverged."""
+        newly = ~torch.isfinite(losses) & ~self.done
+        self.diverged_at.masked_fill_(newly, max(epoch, 1))
+        return newly
+
+    @torch.no_grad()
+    def observe(
+        self, epoch: int, logits: torch.Tensor, losses: torch.Tensor, targets: torch.Tensor,
+        params: list[torch.Tensor], stop: StopRule | None,
+    ) -> tuple[Seen, torch.Tensor, torch.Tensor]:
+        """Record what the weights after ``epoch`` epochs show (``logits`` [K, N, 1] and ``losses``
+        [K] on the whole table). Returns the epoch's view, the newly diverged and the newly stopped.
+        Called once per epoch, so it keeps to few tensor ops and one host sync."""
+        finite = torch.isfinite(losses)
+        newly_diverged = self._active & ~finite
+        self.diverged_at.masked_fill_(newly_diverged, epoch)
+        diverged = self._diverged | newly_diverged
+        active = self._active & finite
+        signed = signed_confidence(probability(logits.squeeze(-1).float(), self.head), targets)
+        # Rows of diverged members are never right: their logits are NaN, or 0 once frozen (p = 0.5).
+        rows = right_by(signed, head=self.head)
+        solved = rows.all(dim=1)
+        self.first_solved.masked_fill_(solved & (self.first_solved < 0), epoch)
+        improved = (losses < self.best_loss) & active  # NaN never improves; ties keep the earlier epoch
+        torch.where(improved, losses, self.best_loss, out=self.best_loss)
+        self.best_epoch.masked_fill_(improved, epoch)
+        for best, p in zip(self._best, params):
+            torch.where(per_member(improved, p), p, best, out=best)
+        newly_stopped = torch.zeros_like(solved)
+        if stop is not None and epoch >= stop.min_epochs:
+            by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin, self.head)
+            newly_stopped = by_margin.all(dim=1) & active
+            self.stopped_at.masked_fill_(newly_stopped, epoch)
+        if epoch % self.trail_every == 0:
+            self._sample(epoch, losses, signed.min(dim=1).values)
+        seen = Seen(healthy_mean(losses, diverged), rows.float().mean(), solved.float().mean(), losses, solved)
+        counts = torch.stack([newly_diverged.sum(), newly_stopped.sum()]).tolist()  # the epoch's one host sync
+        if counts[0] or counts[1]:
+            self._diverged, self._active = diverged, active & ~newly_stopped
+            self._remaining -= counts[0] + counts[1]
+        return seen, (newly_diverged if counts[0] else None), (newly_stopped if counts[1] else None)
+
+    def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor) -> None:
+        for trail, value in ((self.trail_loss, losses), (self.trail_margin, worst)):
+            trail.copy_(torch.cat([trail[1:], value.detach().to(trail.dtype).unsqueeze(0)]))
+        self.trail_epoch.copy_(torch.cat([self.trail_epoch[1:], self.trail_epoch.new_tensor([epoch])]))
+
+    @contextmanager
+    def best_in_place(self, net: Population) -> Iterator[None]:
+        """Within the block, ``net`` holds each member's best weights (to save best.ckpt)."""
+        params = list(net.parameters())
+        current = [p.detach().clone() for p in params]
+        with torch.no_grad():
+            for p, best in zip(params, self.best_params()):
+                p.copy_(best)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, now in zip(params, current):
+                    p.copy_(now)
+

@@ -1,0 +1,161 @@
+"""Reading a checkpoint written by train, refusing anything else with one clear line.
+
+A checkpoint is untrusted data (DESIGN promise 10). Before anything is built from it: only a
+regular file is opened (a FIFO would block, /dev/zero never ends), its size is bounded by the
+memory available, the zip index and every member's CRC are checked, torch unpickles it with
+``weights_only=True`` (no code runs), and its hyper-parameters are checked like a config and
+against the shapes of the tensors the file really holds, so a small file cannot make the
+program allocate a population it does not contain. Where a run writes is never read from it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import stat
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xor_lightning.base.errors import UserError
+from xor_lightning.core.facts import TRAIL
+from xor_lightning.core.module import XORModule
+from xor_lightning.core.nets import weights_from_checkpoint
+
+_HPARAMS = ("model", "loss", "optimizer", "seed", "seeds")
+
+
+def _check_regular(p: Path, key: str) -> int:
+    """The file's size; refuse anything that is not a regular file."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise UserError(f"{key}={p}: no such file; give a .ckpt written by train, e.g. checkpoints/<run>/best.ckpt") from None
+    except OSError as exc:
+        raise UserError(f"{key}={p}: cannot read it ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        hint = next((str(c) for c in (p / "best.ckpt", p / "last.ckpt") if c.is_file()), f"{p}/best.ckpt")
+        raise UserError(f"{key}={p}: is a folder; give a checkpoint file such as {hint}")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{key}={p}: not a regular file (a device, FIFO or socket); give a .ckpt file written by train")
+    return st.st_size
+
+
+def verify_file(p: Path, key: str) -> None:
+    """Refuse a missing, special, oversized, truncated, damaged or foreign file before torch unpickles it."""
+    from xor_lightning.base.limits import check_readable_size
+
+    check_readable_size(_check_regular(p, key), f"{key}={p}")
+    # torch checkpoints are zip archives: truncation loses the central directory, and every member
+    # carries a CRC that torch itself never checks (a damaged tensor would load as silent garbage).
+    if not zipfile.is_zipfile(p):
+        raise UserError(f"{key}={p}: not a checkpoint (no torch zip index: truncated, damaged, or another format)")
+    try:
+        with zipfile.ZipFile(p) as archive:
+            # The sizes the index declares bound what testzip and torch will read (no zip bombs).
+            check_readable_size(sum(i.file_size for i in archive.infolist()), f"{key}={p} (unpacked)")
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        bad = str(exc)
+    if bad is not None:
+        raise UserError(f"{key}={p}: the file is corrupted (damaged entry {bad}); use another checkpoint, e.g. last.ckpt")
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+
+
+def verify_ours(ckpt: Any, p: Path, key: str) -> None:
+    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if (not isinstance(hparams, dict) or not all(k in hparams for k in _HPARAMS) or not isinstance(state, dict)
+            or not all(isinstance(t, torch.Tensor) for t in state.values())):
+        raise UserError(f"{key}={p}: not an xor-lightning checkpoint (a torch file, but not one written by "
+                        "python -m xor_lightning train)")
+
+
+def check_hparams(hparams: dict, p: Path, key: str) -> None:
+    """The recorded config passes the same checks as a command line (and names no foreign code)."""
+    from xor_lightning.run.checks import OPTIMIZERS, check_loss, check_model, check_seeds
+
+    try:
+        check_seeds(hparams["seed"], hparams["seeds"])
+        check_model(hparams["model"])
+        check_loss(hparams["loss"])
+        target = hparams["optimizer"].get("_target_")
+        if target not in OPTIMIZERS:
+            raise UserError(f"optimizer._target_={target!r} is not one of {', '.join(OPTIMIZERS)} "
+                            "(a checkpoint never names code to run)")
+    except UserError as exc:
+        raise UserError(f"{key}={p}: its recorded {exc}") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"{key}={p}: not an xor-lightning checkpoint (hyper_parameters: {_reason(exc)})") from None
+
+
+def _holds(t: torch.Tensor) -> bool:
+    """The tensor's elements really are in the file: no view (stride 0, say) larger than its storage."""
+    return t.numel() * t.element_size() <= t.untyped_storage().nbytes()
+
+
+def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: str) -> None:
+    """``seeds`` and ``model.hidden`` must describe exactly the tensors the file holds."""
+    seeds, widths = hparams["seeds"], [2, *hparams["model"]["hidden"], 1]
+    # Every tensor the module holds (module.py, facts.py), so a strict load leaves nothing unchecked.
+    expect = {f"facts.{name}": (seeds,) for name in ("first_solved", "diverged_at", "stopped_at", "best_epoch", "best_loss")}
+    expect.update({"epochs_done": (), "best_version": (), "facts.trail_epoch": (TRAIL,),
+                   "facts.trail_loss": (TRAIL, seeds), "facts.trail_margin": (TRAIL, seeds)})
+    for j, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        for prefix, weight, bias in (("net.", "weights.", "biases."), ("facts.", "best_weight", "best_bias")):
+            expect[f"{prefix}{weight}{j}"] = (seeds, fan_in, fan_out)
+            expect[f"{prefix}{bias}{j}"] = (seeds, 1, fan_out)
+    for name, shape in expect.items():
+        found = tuple(state[name].shape) if name in state else None
+        if found != shape:
+            raise UserError(f"{key}={p}: it records seeds={seeds} and model.hidden={list(widths[1:-1])}, but its tensor "
+                            f"{name} has shape {list(found) if found else 'none'}, not {list(shape)}: "
+                            "not a consistent checkpoint")
+    for name, t in state.items():
+        if not _holds(t):
+            raise UserError(f"{key}={p}: its tensor {name} claims shape {list(t.shape)} but holds only "
+                            f"{t.untyped_storage().nbytes()} bytes: not a consistent checkpoint")
+
+
+def read_checkpoint(path: str | Path, key: str = "checkpoint") -> dict[str, Any]:
+    """The checkpoint's contents (tensors on the CPU), checked as described at the top."""
+    p = Path(path)
+    verify_file(p, key)
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"{key}={p}: not a readable xor-lightning checkpoint ({_reason(exc)})") from None
+    verify_ours(ckpt, p, key)
+    check_hparams(ckpt["hyper_parameters"], p, key)
+    check_shapes(ckpt["hyper_parameters"], ckpt["state_dict"], p, key)
+    return ckpt
+
+
+def epochs_done(ckpt: dict[str, Any]) -> int:
+    """Table epochs a checkpoint has trained: the block loop's ``epochs_done`` buffer, else Lightning's epoch."""
+    done = ckpt.get("state_dict", {}).get("epochs_done")
+    return int(done) if isinstance(done, torch.Tensor) and done.numel() == 1 else int(ckpt.get("epoch", 0))
+
+
+def module_from(ckpt: dict[str, Any], map_location: str = "cpu") -> XORModule:
+    """The module a checked checkpoint describes (what Lightning's load_from_checkpoint does, minus re-reading the file)."""
+    known = inspect.signature(XORModule.__init__).parameters
+    with weights_from_checkpoint():  # the checkpoint's tensors replace the weights at once
+        module = XORModule(**{k: v for k, v in ckpt["hyper_parameters"].items() if k in known})
+    module.on_load_checkpoint(ckpt)
+    module.load_state_dict(ckpt["state_dict"])
+    return module.to(map_location)
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu", key: str = "checkpoint") -> XORModule:
+    """The trained module on ``map_location`` (CPU unless told otherwise), in eval mode."""
+    ckpt = read_checkpoint(path, key)
+    try:
+        module = module_from(ckpt, map_location)
+    except Exception as exc:  # e.g. a tensor the module does not have
+        raise UserError(f"{key}={path}: not a readable xor-lightning checkpoint ({_reason(exc)})") from None
+    return module.eval()

@@ -1,0 +1,258 @@
+"""Validation of a composed config: each bad value becomes one UserError line naming its key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig
+
+from xor_lightning.base.errors import UserError
+from xor_lightning.core.devices import CHOICES as DEVICES
+from xor_lightning.core.losses import LINEAR_HEAD_LOSSES, LOSSES
+from xor_lightning.core.nets import ACTIVATIONS, INITS
+from xor_lightning.core.verdict import HEADS
+
+OPTIMIZERS = {
+    "torch.optim.Adam": "adam",
+    "torch.optim.AdamW": "adamw",
+    "torch.optim.SGD": "sgd",
+    "torch.optim.RMSprop": "rmsprop",
+    "torch.optim.Adagrad": "adagrad",
+}
+PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed")
+# fp16 mixed precision scales the summed loss and skips the whole step when any member overflows:
+# one member would change the others' trajectories.
+_COUPLING_PRECISIONS = ("16-mixed", "16")
+MAX_SEED = 2**32 - 1  # numpy's limit, so Lightning's seed_everything's; member i is seeded seed + i
+MAX_THREADS = 1024    # torch.set_num_threads(100000) crashes the process
+# The keyword arguments each loss takes from its config (losses.member_losses passes them on).
+LOSS_OPTIONS = {"smooth_l1": ("beta",)}
+
+
+def _choice(key: str, value: Any, valid: Iterable[str]) -> None:
+    valid = list(valid)
+    if value not in valid:
+        raise UserError(f"{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
+
+
+def _int(key: str, value: Any, low: int, what: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise UserError(f"{key}={value!r} is not valid; expected {what or f'an integer >= {low}'}")
+
+
+def _number(key: str, value: Any, low: float, high: float = float("inf"), strict: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (low < value if strict else low <= value) and value < high
+    if not ok:
+        rng = f"> {low}" if strict else f">= {low}"
+        rng += f" and < {high}" if high != float("inf") else ""
+        raise UserError(f"{key}={value!r} is not valid; expected a number {rng}")
+
+
+def _bool(key: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise UserError(f"{key}={value!r} is not valid; expected true or false")
+
+
+def check_model(model: DictConfig | dict) -> None:
+    hidden = model["hidden"]
+    if not isinstance(hidden, Iterable) or isinstance(hidden, str):
+        raise UserError(f"model.hidden={hidden!r} is not valid; expected a list of widths >= 1, e.g. [8] or [16,8] or []")
+    if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in hidden):
+        raise UserError(f"model.hidden={list(hidden)!r} is not valid; expected a list of widths >= 1, e.g. [8] or [16,8] or []")
+    _choice("model.activation", model["activation"], ACTIVATIONS)
+    _choice("model.init", model["init"], INITS)
+    _number("model.init_std", model["init_std"], 0.0)
+    _number("model.init_bound", model.get("init_bound", 1.0), 0.0)
+    _choice("model.output", model.get("output") or "logit", HEADS)
+    start = model.get("weights")
+    if start is not None and (not isinstance(start, str) or not start):
+        raise UserError(f"model.weights={start!r} is not valid; expected null, a file of weights, or a shipped name "
+                        "such as deep_learning_book")
+    out_std = model.get("output_init_std")
+    if out_std is not None:
+        if isinstance(out_std, bool) or not isinstance(out_std, (int, float)) or not out_std > 0:
+            raise UserError(f"model.output_init_std={out_std!r} is not valid; expected a number > 0, or null (= model.init_std)")
+        if model["init"] != "normal":
+            raise UserError(f"model.output_init_std={out_std!r} is only used by model.init=normal (now "
+                            f"{model['init']}); choose model.init=normal or set model.output_init_std=null")
+
+
+def _optimizer_arguments(target: str) -> dict[str, Any]:
+    """``{argument: default}`` of a torch.optim class, its ``params`` left out."""
+    import inspect
+
+    import torch
+
+    cls = getattr(torch.optim, target.rsplit(".", 1)[-1])
+    params = inspect.signature(cls.__init__).parameters
+    return {k: p.default for k, p in params.items() if k not in ("self", "params")}
+
+
+def unknown_optimizer_argument(target: str, key: str) -> str | None:
+    """The one-line message for ``optimizer.<key>`` when the chosen class has no such argument."""
+    if target not in OPTIMIZERS:
+        return None
+    args = _optimizer_arguments(target)
+    if key in args:
+        return None
+    name = OPTIMIZERS[target]
+    having = [short for t, short in OPTIMIZERS.items() if key in _optimizer_arguments(t)]
+    if having:
+        return (f"optimizer.{key}: {target} (optimizer={name}) has no argument {key}; "
+                f"optimizers with {key}: {', '.join(having)} (e.g. optimizer={having[0]} optimizer.{key}=...)")
+    return f"optimizer.{key} is not an argument of {target} (optimizer={name}); valid: {', '.join(args)}"
+
+
+def _check_argument_type(key: str, value: Any, default: Any) -> None:
+    """The type torch expects, judged by the argument's default (bool, number, pair, or bool-or-null)."""
+    if isinstance(default, bool):
+        _bool(key, value)
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{key}={_yaml(value)} is not valid; expected a number")
+    elif isinstance(default, tuple):
+        items = list(value) if isinstance(value, (list, tuple, ListConfig)) else None
+        if items is None or len(items) != len(default) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+            example = "[" + ",".join(str(d) for d in default) + "]"
+            raise UserError(f"{key}={_yaml(value)} is not valid; expected a list of {len(default)} numbers, e.g. {example}")
+    elif default is None and value is not None and not isinstance(value, bool):
+        raise UserError(f"{key}={_yaml(value)} is not valid; expected true, false or null")
+
+
+def _yaml(value: Any) -> str:
+    """A value as it is typed on the command line (null, not None)."""
+    return "null" if value is None else repr(value)
+
+
+def check_seeds(seed: Any, seeds: Any) -> None:
+    _int("seed", seed, 0, f"an integer from 0 to {MAX_SEED} (member i is seeded seed + i)")
+    _int("seeds", seeds, 1)
+    if seed > MAX_SEED:
+        raise UserError(f"seed={seed} is not valid; expected an integer from 0 to {MAX_SEED} (member i is seeded seed + i)")
+    if seed + seeds - 1 > MAX_SEED:
+        raise UserError(f"seed={seed} with seeds={seeds}: the last member's seed, {seed + seeds - 1}, is above {MAX_SEED}; "
+                        f"lower seed or seeds (seed + seeds - 1 <= {MAX_SEED})")
+
+
+def check_loss(loss: Any) -> None:
+    """A known loss name and only the options that loss takes (config or checkpoint alike)."""
+    _choice("loss.name", loss.get("name"), LOSSES)
+    options = LOSS_OPTIONS.get(loss["name"], ())
+    for key in loss:
+        if key != "name" and key not in options:
+            raise UserError(f"loss.{key} is not an option of loss={loss['name']}; its options: {', '.join(options) or 'none'}")
+    if "beta" in loss:
+        _number("loss.beta", loss["beta"], 0.0)
+
+
+def check_optimizer(opt: DictConfig) -> None:
+    _choice("optimizer._target_", opt.get("_target_"), OPTIMIZERS)
+    # Every argument against the class's own signature, before the range checks below read them.
+    args = _optimizer_arguments(opt._target_)
+    for key in opt:
+        if str(key).startswith("_"):
+            continue
+        message = unknown_optimizer_argument(opt._target_, str(key))
+        if message:
+            raise UserError(message)
+        _check_argument_type(f"optimizer.{key}", opt[key], args[key])
+    _number("optimizer.lr", opt.get("lr"), 0.0)
+    for key in ("weight_decay", "momentum", "dampening", "lr_decay", "initial_accumulator_value"):
+        if key in opt:
+            _number(f"optimizer.{key}", opt[key], 0.0, strict=False)
+    for key in ("eps",):
+        if key in opt:
+            _number(f"optimizer.{key}", opt[key], 0.0)
+    if "alpha" in opt:
+        _number("optimizer.alpha", opt.alpha, 0.0, 1.0, strict=False)
+    if "betas" in opt:
+        betas = opt.betas
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            raise UserError(f"optimizer.betas={list(betas)!r} is not valid; expected two numbers in [0, 1)")
+    if opt.get("nesterov") and (opt.get("momentum", 0) <= 0 or opt.get("dampening", 0) != 0):
+        raise UserError("optimizer.nesterov=true needs optimizer.momentum > 0 and optimizer.dampening=0")
+
+
+def check_hand_weights(model: DictConfig) -> None:
+    """``model.weights``: a readable file whose network is the configured one (hidden, activation, output)."""
+    from xor_lightning.base import weights_file
+    hand = weights_file.load(model.weights)
+    if hand.hidden != list(model.hidden):
+        given, wanted = (f"[{','.join(map(str, w))}]" for w in (hand.hidden, model.hidden))  # as typed
+        raise UserError(f"model.weights={model.weights}: its hidden widths are {given}, not model.hidden={wanted}; "
+                        f"set model.hidden={given}")
+    for key, given, wanted in (("activation", hand.activation, model.activation),
+                               ("output", hand.output, model.get("output") or "logit")):
+        if given is not None and given != wanted:
+            raise UserError(f"model.weights={model.weights}: its weights are for model.{key}={given}, not {wanted}; "
+                            f"set model.{key}={given}")
+
+
+def check_head_and_loss(model: DictConfig, loss: DictConfig) -> None:
+    if (model.get("output") or "logit") == "linear" and loss.name not in LINEAR_HEAD_LOSSES:
+        raise UserError(f"loss={loss.name} needs a logit output (model.output=logit); with model.output=linear the output "
+                        f"is the prediction itself: choose loss={' or loss='.join(LINEAR_HEAD_LOSSES)}")
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Raise UserError for the first invalid value; the checks mirror configs/*.yaml."""
+    check_seeds(cfg.seed, cfg.seeds)
+    check_model(cfg.model)
+    check_loss(cfg.loss)
+    check_head_and_loss(cfg.model, cfg.loss)
+    if cfg.model.get("weights") is not None:
+        check_hand_weights(cfg.model)
+    check_optimizer(cfg.optimizer)
+    bs = cfg.data.batch_size
+    if bs is not None:
+        _int("data.batch_size", bs, 1, "null (the whole table) or an integer from 1 to 4")
+        if bs > 4:
+            raise UserError(f"data.batch_size={bs} is not valid; expected null (the whole table) or an integer from 1 to 4")
+    _bool("data.shuffle", cfg.data.shuffle)
+    _choice("device.accelerator", cfg.device.accelerator, DEVICES)
+    if str(cfg.device.precision) in _COUPLING_PRECISIONS:
+        raise UserError(f"device.precision={cfg.device.precision} is not supported: its loss scaler skips a step for every "
+                        f"member when one overflows, coupling the population; choose one of: {', '.join(PRECISIONS)}")
+    _choice("device.precision", str(cfg.device.precision), PRECISIONS)
+    _int("trainer.max_epochs", cfg.trainer.max_epochs, 1)
+    _int("trainer.min_epochs", cfg.trainer.get("min_epochs") or 0, 0)
+    _bool("early_stop.enabled", cfg.early_stop.enabled)
+    _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
+    _int("block_epochs", cfg.block_epochs, 1)
+    _int("checkpoint.last_every_n_epochs", cfg.checkpoint.last_every_n_epochs, 1)
+    check_visuals(cfg.visuals, cfg.seeds)
+    if cfg.progress.bar not in ("auto", True, False):
+        raise UserError(f"progress.bar={cfg.progress.bar!r} is not valid; choose one of: auto, true, false")
+    _number("progress.every_seconds", cfg.progress.every_seconds, 0.0, strict=False)
+    threads = cfg.get("torch_threads")
+    if threads is not None:
+        valid = f"null (torch's default) or an integer from 1 to {MAX_THREADS}"
+        _int("torch_threads", threads, 1, valid)
+        if threads > MAX_THREADS:
+            raise UserError(f"torch_threads={threads} is not valid; expected {valid}")
+    check_fits(cfg)
+
+
+def check_fits(cfg: DictConfig) -> None:
+    """The population must fit in the memory of the device it will train on (limits.py); an absent
+    device is refused elsewhere (devices.choose_accelerator), MPS shares the host's memory."""
+    from xor_lightning.base.limits import check_run_fits
+    from xor_lightning.core.devices import available
+
+    on_cuda = str(cfg.device.accelerator) in ("cuda", "auto") and available()["cuda"]
+    check_run_fits(cfg.seeds, list(cfg.model.hidden), str(cfg.device.precision), "cuda" if on_cuda else "cpu")
+
+
+def check_visuals(visuals: DictConfig, seeds: int) -> None:
+    _int("visuals.every_n_epochs", visuals.every_n_epochs, 0, "an integer >= 0 (0: only at the start and the end)")
+    member = visuals.member
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < seeds:
+        raise UserError(f"visuals.member={member!r} is not valid; expected an integer from 0 to {seeds - 1} (seeds={seeds})")
+    members = visuals.members
+    if isinstance(members, bool) or not isinstance(members, int) or not 0 <= members <= 36:
+        raise UserError(f"visuals.members={members!r} is not valid; expected an integer from 0 to 36 (members in the grid)")
+    for key in ("images", "histograms", "report"):
+        _bool(f"visuals.{key}", visuals[key])

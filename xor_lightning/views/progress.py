@@ -1,0 +1,141 @@
+"""Signs of life while a run trains, counted in table epochs (not Lightning's batches).
+
+- On a terminal: a progress bar built on Lightning's TQDMProgressBar: epochs done of
+  ``trainer.max_epochs``, the fraction of members solved, the mean loss, tqdm's ETA. It moves once
+  per block of epochs. In a multirun its label is ``job k/N``, with the sweep's ETA.
+- In train.log, and on the console when it is not a terminal: a line every ``every_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import TQDMProgressBar
+
+log = logging.getLogger("xor_lightning.views.progress")
+
+SWEEP_JOBS = "XOR_LIGHTNING_SWEEP_JOBS"    # set by the command line for a multirun: how many jobs
+SWEEP_START = "XOR_LIGHTNING_SWEEP_START"  # and when the sweep started (time.time())
+
+
+def job_label() -> str:
+    """``job k/N`` inside a multirun (with the sweep's ETA from the jobs done so far), else ''."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return ""
+    k = int(HydraConfig.get().job.num) + 1
+    total = os.environ.get(SWEEP_JOBS)
+    label = f"job {k}/{total}" if total else f"job {k}"
+    start = os.environ.get(SWEEP_START)
+    if total and start and k > 1:
+        per_job = (time.time() - float(start)) / (k - 1)
+        label += f", sweep ETA {_clock(per_job * (int(total) - k + 1))}"
+    return label
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds + 0.5), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _state(pl_module: pl.LightningModule) -> tuple[int, float, float] | None:
+    """(epochs done, fraction solved, mean loss) after the last block, or None before the first."""
+    seen = pl_module.block.last
+    if seen is None:
+        return None
+    return int(pl_module.epochs_done), float(seen.success), float(seen.val_loss)
+
+
+class EpochProgressBar(TQDMProgressBar):
+    def __init__(self, max_epochs: int, label: str = "") -> None:
+        super().__init__(refresh_rate=1, leave=True)
+        self.max_epochs, self.label = max_epochs, label
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        bar = self.init_train_tqdm()
+        bar.reset(total=self.max_epochs)
+        bar.initial = int(pl_module.epochs_done)  # a resumed run starts where it stopped
+        bar.unit = "epoch"
+        bar.set_description(self.label or "train")
+        self.train_progress_bar = bar
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *_) -> None:
+        pass  # a Lightning epoch is one block: the bar counts table epochs for the whole run
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *_) -> None:
+        state = _state(pl_module)
+        if state is not None:
+            epochs, solved, loss = state
+            self.train_progress_bar.n = epochs
+            self.train_progress_bar.set_postfix(solved=f"{solved:.1%}", loss=f"{loss:.4g}", refresh=True)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pass
+
+
+class ProgressLines(pl.Callback):
+    """A line every ``every_seconds`` (at the end of a block), and one when training ends."""
+
+    def __init__(self, max_epochs: int, every_seconds: float, label: str = "") -> None:
+        self.max_epochs, self.every, self.label = max_epochs, every_seconds, label
+        self._start = self._last = 0.0
+        self._first_epoch = self._said = 0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = self._last = time.perf_counter()
+        self._first_epoch = int(pl_module.epochs_done)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        now = time.perf_counter()
+        if now - self._last >= self.every:
+            self._last = now
+            self._line(pl_module, now)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._said != int(pl_module.epochs_done):
+            self._line(pl_module, time.perf_counter())
+
+    def _line(self, pl_module: pl.LightningModule, now: float) -> None:
+        state = _state(pl_module)
+        if state is None:
+            return
+        epochs, solved, loss = state
+        self._said = epochs
+        elapsed = now - self._start
+        rate = (epochs - self._first_epoch) / elapsed if elapsed > 0 else 0.0
+        left = f", about {_clock((self.max_epochs - epochs) / rate)} to go" if rate > 0 and epochs < self.max_epochs else ""
+        prefix = f"{self.label}: " if self.label else ""
+        log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {solved:.1%} of members solved, mean loss {loss:.4g}; "
+                 f"{_clock(elapsed)} elapsed{left}")
+
+
+def on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def keep_lines_off_the_terminal() -> None:
+    """With a bar on the terminal, progress lines go to train.log only (the bar says the same)."""
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and stream is not None and stream.isatty():
+            handler.addFilter(lambda record: record.name != log.name)
+
+
+def progress_callbacks(progress_cfg, max_epochs: int) -> list[pl.Callback]:
+    """What ``progress.*`` asks for: a bar (``bar: auto`` means on a terminal) and/or lines."""
+    label = job_label()
+    bar = on_terminal() if progress_cfg.bar == "auto" else bool(progress_cfg.bar)
+    callbacks: list[pl.Callback] = []
+    if bar:
+        callbacks.append(EpochProgressBar(max_epochs, label))
+        keep_lines_off_the_terminal()
+    if progress_cfg.every_seconds:
+        callbacks.append(ProgressLines(max_epochs, float(progress_cfg.every_seconds), label))
+    return callbacks

@@ -1,0 +1,87 @@
+"""The end-of-run picture (report.png) for people who never open TensorBoard.
+
+Layout: the headline; the plot panels (left) beside the best member's decision boundary (right;
+with 2 units in the last hidden layer, also the rows in that layer's space);
+the best member's hidden units and output; the legend. A new plot panel is one more entry in
+``plot_panels``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from xor_lightning.core.evaluation import Evaluation
+from xor_lightning.core.module import XORModule
+from xor_lightning.core.stats import as_steps
+from xor_lightning.views import canvas, figures
+from xor_lightning.views.figures import History
+from xor_lightning.views.plots import Line, faint, line_plot
+
+TRAIN_COLOUR = (31, 119, 180)
+VAL_COLOUR = (214, 39, 40)
+MEMBER_COLOUR = (255, 127, 14)
+SURVIVAL_COLOUR = (44, 160, 44)
+
+
+def _headline(ev: Evaluation, run_id: str) -> str:
+    s = ev.summary()
+    median = s["epochs_to_solve"]["median"]
+    solve = "-" if median is None else f"{median:g}"
+    return (
+        f"run {run_id}: {s['solved']}/{s['seeds']} seeds solved ({s['success_rate']:.0%}), "
+        f"median epochs to solve {solve}, mean final loss {s['final_loss']:.3g}"
+    )
+
+
+def loss_plot(history: History) -> np.ndarray:
+    """Mean train and val loss; faint lines: the val loss of the first few members."""
+    per_member = np.asarray(history.val_members, dtype=np.float64)
+    if per_member.ndim != 2:  # no epochs, or a single network (no per-member lines)
+        per_member = np.empty((len(history.epochs), 0))
+    lines = [
+        Line(history.epochs, per_member[:, i], faint(MEMBER_COLOUR), 1.0,
+             f"val/loss, members 0..{per_member.shape[1] - 1}" if i == 0 else None)
+        for i in range(per_member.shape[1])
+    ]
+    lines += [
+        Line(history.epochs, history.train_loss, TRAIN_COLOUR, 1.6, "train/loss (mean)"),
+        Line(history.epochs, history.val_loss, VAL_COLOUR, 1.6, "val/loss (mean)"),
+    ]
+    return line_plot(lines, title="loss per epoch", x_label="epoch", y_label="loss (log)", log_y=True)
+
+
+def survival_plot(ev: Evaluation) -> np.ndarray:
+    """The fraction of members not yet solved against epochs: how fast *all* of them get there."""
+    xs, ys = as_steps(*ev.survival())
+    return line_plot([Line(xs, ys, SURVIVAL_COLOUR, 1.6, None)], title="members not yet solved",
+                     x_label="epoch", y_label="fraction", y_range=(-0.02, 1.02), height=190)
+
+
+def plot_panels(history: History, ev: Evaluation) -> list[np.ndarray]:
+    """The report's plots, stacked top to bottom."""
+    return [loss_plot(history), survival_plot(ev)]
+
+
+def report_image(module: XORModule, ev: Evaluation, history: History, run_id: str, diagnosis=None) -> np.ndarray:
+    net, member = module.net, ev.best_member()
+    name = figures.who(member, ev.seed, best=True)
+    boundary = canvas.titled(figures.boundary_panel(net, member, size=240), figures.title_line(name, bool(ev.solved[member]), 12))
+    hidden = figures.hidden_space_panel(net, member, size=200)  # with 2 units in the last hidden layer
+    if hidden is not None:
+        caption = canvas.text("the same rows in its last hidden layer's space", 12)
+        boundary = canvas.vstack([boundary, canvas.titled(hidden, caption)], gap=14)
+    top = canvas.hstack([canvas.vstack(plot_panels(history, ev), gap=12), boundary], gap=24)
+    units = canvas.titled(figures.units_panel(net, member), figures.title_line(f"units of {name}", None, 12))
+    body = canvas.vstack([top, units], gap=22)
+    title = figures.title_line(_headline(ev, run_id))
+    if diagnosis is not None and diagnosis.summary():  # why the members that did not solve it failed
+        title = canvas.vstack([title, canvas.text(f"not solved, by cause: {diagnosis.summary()}", 12)], gap=4)
+    return figures.with_legend(title, body, margin=14)
+
+
+def write_report(path: str | Path, module: XORModule, ev: Evaluation, history: History, run_id: str,
+                 diagnosis=None) -> Path:
+    """report.png; ``diagnosis`` (diagnosis.Diagnosis) adds why the members that failed failed."""
+    return figures.save(report_image(module, ev, history, run_id, diagnosis), path)

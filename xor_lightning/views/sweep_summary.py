@@ -1,0 +1,306 @@
+"""One table for a whole multirun: a row per job, written into the sweep folder and printed.
+
+Registered as a Hydra callback (``hydra.callbacks`` in configs/train.yaml), so it works with any
+launcher: it only reads what every job leaves in ``<sweep dir>/<num>/`` (``.hydra/overrides.yaml``
+and the ``metrics.json`` written by ``train``). A job without ``metrics.json`` is shown as failed.
+
+Hydra 1.3 runs every job of a batch even when one raises, but its sweepers then re-raise the first
+failure and ``on_multirun_end`` never fires. So ``on_job_end`` records each failure in the job's
+folder (``error.txt``), and ``on_multirun_start`` registers an ``atexit`` fallback that writes the
+summary when the sweep ends with an error.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import CompactHydraException
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from xor_lightning.base.atomic_io import atomic_write, atomic_write_text
+from xor_lightning.core.causes import CAUSES
+from xor_lightning.core.stats import as_steps, survival, wilson_interval
+
+# Why members failed (diagnosis.py): a column per cause.
+CAUSE_COLUMNS = [c.replace(" ", "_") for c in CAUSES]
+STAT_COLUMNS = ["status", "solved", "seeds", "success_rate", "ci95_low", "ci95_high",
+                "epochs_median", "epochs_p90", "final_loss", "wall_s", *CAUSE_COLUMNS]
+
+
+class SweepSummary(Callback):
+    def __init__(self, enabled: bool = True, plot: bool = True) -> None:
+        self.enabled = enabled
+        self.plot = plot
+        self._sweep_dir: Path | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.enabled:
+            self._sweep_dir = Path(config.hydra.sweep.dir)
+            atexit.register(self._summarise)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if job_return.status != JobStatus.FAILED or job_return.hydra_cfg is None:
+            return
+        error = job_return._return_value  # the exception; .return_value would re-raise it
+        out = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
+        text = str(error) if isinstance(error, CompactHydraException) else f"{type(error).__name__}: {error}"
+        try:
+            atomic_write_text(out / "error.txt", text + "\n")
+        except OSError:
+            pass  # a full disk: the summary then shows the job as failed without its reason
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.enabled:
+            atexit.unregister(self._summarise)
+            self._summarise()
+
+    def _summarise(self) -> None:
+        if self._sweep_dir is None:
+            return
+        try:
+            rows, keys = summarise(self._sweep_dir, plot=self.plot)
+        except OSError as exc:  # a full disk: say so in one line; the jobs' own files are complete
+            print(f"error: cannot write the sweep summary in {self._sweep_dir}: {exc.strerror or exc}", file=sys.stderr)
+            self._sweep_dir = None
+            return
+        print(f"\nSweep summary ({len(rows)} jobs, sorted by success rate): {self._sweep_dir}/summary.md")
+        print(markdown_table(rows, keys))
+        self._sweep_dir = None
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    dirs = [d for d in sweep_dir.iterdir() if d.is_dir() and (d / ".hydra" / "overrides.yaml").exists()]
+    return sorted(dirs, key=lambda d: (len(d.name), d.name))
+
+
+def _overrides(job_dir: Path) -> dict[str, str]:
+    pairs = (str(o).split("=", 1) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml"))
+    return {k.lstrip("+~"): v for k, v in pairs}
+
+
+def job_row(job_dir: Path) -> dict[str, Any]:
+    """The stats of one job folder: status ok, diverged (every member), or failed (with the error)."""
+    metrics_file = job_dir / "metrics.json"
+    if not metrics_file.exists():
+        error = job_dir / "error.txt"
+        reason = error.read_text().strip().splitlines()[0] if error.exists() else "no metrics.json"
+        return {"job": job_dir.name, "status": f"failed ({reason})"}
+    m = json.loads(metrics_file.read_text())
+    lo, hi = wilson_interval(m["solved"], m["seeds"])
+    return {
+        "job": job_dir.name, "status": "diverged" if m.get("diverged", 0) == m["seeds"] else "ok",
+        "solved": m["solved"], "seeds": m["seeds"],
+        "success_rate": m["success_rate"], "ci95_low": lo, "ci95_high": hi,
+        "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
+        "final_loss": m["final_loss"], "wall_s": m.get("wall_seconds", m.get("fit_seconds")),
+        **{c.replace(" ", "_"): n for c, n in m.get("causes", {}).items()},
+    }
+
+
+def job_survival(job_dir: Path) -> tuple[list[int], list[float]] | None:
+    """The job's survival curve (stats.survival) from its members.csv and metrics.json, if it has them."""
+    try:
+        metrics = json.loads((job_dir / "metrics.json").read_text())
+        with open(job_dir / "members.csv", newline="") as fh:
+            solved_at = [int(r["epochs_to_solve"]) for r in csv.DictReader(fh) if r["solved"] == "1" and r["epochs_to_solve"]]
+        return survival(solved_at, metrics["seeds"], metrics["epochs_trained"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def varying(overrides: list[dict[str, str]]) -> list[str]:
+    """Override keys whose value differs between jobs (all of them for a single job)."""
+    keys = list(dict.fromkeys(k for o in overrides for k in o))
+    if len(overrides) < 2:
+        return keys
+    return [k for k in keys if len({o.get(k) for o in overrides}) > 1]
+
+
+def has_stats(row: dict[str, Any]) -> bool:
+    return row["status"] in ("ok", "diverged")  # a diverged population is a result: 0 solved
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    ok = has_stats(row)
+    epochs = row.get("epochs_median")
+    return (not ok, -row.get("success_rate", 0.0), math.inf if epochs is None else epochs, len(row["job"]), row["job"])
+
+
+def summarise(sweep_dir: Path, plot: bool = True) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows (sorted by success rate) and the varying override keys; writes summary.csv/.md/.png."""
+    sweep_dir = Path(sweep_dir)
+    dirs = _job_dirs(sweep_dir)
+    overrides = [_overrides(d) for d in dirs]
+    keys = varying(overrides)
+    rows = [{**{k: o.get(k, "") for k in keys}, **job_row(d)} for d, o in zip(dirs, overrides)]
+    rows.sort(key=_sort_key)
+    write_csv(sweep_dir / "summary.csv", rows, keys)
+    atomic_write_text(sweep_dir / "summary.md", markdown_table(rows, keys) + "\n")
+    if plot and any(has_stats(r) for r in rows):
+        plot_summary(sweep_dir / "summary.png", rows, keys, {d.name: c for d in dirs if (c := job_survival(d))})
+    return rows, keys
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    text = io.StringIO(newline="")
+    out = csv.DictWriter(text, fieldnames=["job", *keys, *STAT_COLUMNS], restval="")
+    out.writeheader()
+    out.writerows(rows)
+    atomic_write_text(path, text.getvalue())
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"  # 1150, not 1.15e+03
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
+    causes = [c for c in CAUSE_COLUMNS if any(r.get(c) for r in rows)]  # only causes some job has
+    head = ["job", *keys, "solved/seeds", "success rate [95% CI]", "median epochs", "p90 epochs", "mean final loss",
+            "wall s", *(c.replace("_", " ") for c in causes)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["job"], *(r[k] for k in keys)]
+        if has_stats(r):
+            cells += [
+                f"{r['solved']}/{r['seeds']}" + (" (all diverged)" if r["status"] == "diverged" else ""),
+                f"{r['success_rate']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
+                _fmt(r["epochs_median"]), _fmt(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
+                *(str(r.get(c, "-")) for c in causes),
+            ]
+        else:
+            cells += [r["status"], "-", "-", "-", "-", "-", *("-" for _ in causes)]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _number(text: str) -> float | None:
+    """'0.5' -> 0.5, '[8]' -> 8.0 (a one-layer width); None when not a single number."""
+    try:
+        return float(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str], curves: dict[str, tuple] | None = None) -> None:
+    """Top: success rate (95% CI) per job: against the value when one numeric key varies, heat maps
+    for a full grid of two or three keys (one panel per value of the third), else bars. Bottom: each
+    job's survival curve (members not yet solved against epochs), when ``curves`` has them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in rows if has_stats(r)]
+    xs = [_number(str(r[keys[0]])) for r in ok] if len(keys) == 1 else [None]
+    grid = _grid(ok, keys)
+    panels = len(grid[2]) if grid else 1
+    top_height = 4 if None not in xs or grid else 1.2 + 0.28 * len(ok)
+    curves = {job: c for job, c in (curves or {}).items() if any(r["job"] == job for r in ok)}
+    fig = plt.figure(figsize=(max(7, 3.6 * panels) + (3 if curves else 0), top_height + (3.4 if curves else 0)),
+                     layout="constrained")
+    spec = fig.add_gridspec(2 if curves else 1, panels, height_ratios=[top_height, 3.4] if curves else None)
+    if None not in xs:
+        _plot_against(fig.add_subplot(spec[0, :]), ok, xs, keys[0])
+    elif grid:
+        _heat_maps(fig, [fig.add_subplot(spec[0, i]) for i in range(panels)], ok, keys, grid)
+    else:
+        _bars(fig.add_subplot(spec[0, :]), ok, keys)
+    if curves:
+        _survival(fig.add_subplot(spec[1, :]), ok, keys, curves)
+    try:
+        atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+
+
+def _label(row: dict[str, Any], keys: list[str]) -> str:
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={row[k]}" for k in keys) or row["job"]
+
+
+def _bars(ax, ok: list[dict[str, Any]], keys: list[str]) -> None:
+    rates = [r["success_rate"] for r in ok]
+    # max(0, .): at 0/n and n/n the bound equals the rate up to rounding
+    err = [[max(0.0, r["success_rate"] - r["ci95_low"]) for r in ok],
+           [max(0.0, r["ci95_high"] - r["success_rate"]) for r in ok]]
+    ax.barh(range(len(ok)), rates, xerr=err, color="tab:blue", ecolor="black", capsize=2)
+    ax.set_yticks(range(len(ok)), [_label(r, keys) for r in ok], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("success rate (95% Wilson interval)")
+
+
+def _grid(ok: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], list[str], list[str]] | None:
+    """The values of rows, columns and panels when two or three keys vary over a full grid."""
+    if len(keys) not in (2, 3):
+        return None
+    values = [list(dict.fromkeys(str(r[k]) for r in ok)) for k in keys] + ([[""]] if len(keys) == 2 else [])
+    cells = {tuple(str(r[k]) for k in keys) for r in ok}
+    full = len(cells) == len(ok) == len(values[0]) * len(values[1]) * len(values[2])
+    return (values[0], values[1], values[2]) if full else None
+
+
+def _heat_maps(fig, axes, ok: list[dict[str, Any]], keys: list[str], grid) -> None:
+    rows, cols, panels = grid
+    rate = {tuple(str(r[k]) for k in keys): r["success_rate"] for r in ok}
+    image = None
+    for ax, panel in zip(axes, panels):
+        cell = [[rate[(a, b, panel) if panel else (a, b)] for b in cols] for a in rows]
+        image = ax.imshow(cell, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for i, line in enumerate(cell):
+            for j, value in enumerate(line):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                        color="black" if value > 0.6 else "white")
+        ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=30)
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        ax.set_xlabel(keys[1], fontsize=9)
+        ax.set_ylabel(keys[0], fontsize=9)
+        ax.set_title(f"{keys[2]}={panel}" if panel else "success rate", fontsize=10)
+    fig.colorbar(image, ax=axes, fraction=0.03, label="success rate")
+
+
+def _survival(ax, ok: list[dict[str, Any]], keys: list[str], curves: dict[str, tuple]) -> None:
+    """One step line per job; with many jobs the three best and three worst are named, the rest faint."""
+    order = [r for r in ok if r["job"] in curves]
+    named = order if len(order) <= 12 else order[:3] + order[-3:]
+    for r in order:
+        xs, ys = as_steps(*curves[r["job"]])
+        shown = r in named
+        ax.plot(xs, ys, linewidth=1.4 if shown else 0.7, alpha=1.0 if shown else 0.35,
+                label=_label(r, keys) if shown else None, color=None if shown else "gray")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("members not yet solved")
+    title = "survival: the fraction of members not yet solved" + ("" if named == order else " (3 best, 3 worst named)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(alpha=0.3)
+
+
+def _plot_against(ax, ok: list[dict[str, Any]], xs: list[float], key: str) -> None:
+    order = sorted(range(len(ok)), key=lambda i: xs[i])
+    x = [xs[i] for i in order]
+    r = [ok[i] for i in order]
+    ax.plot(x, [j["success_rate"] for j in r], "o-", color="tab:blue", label="success rate")
+    ax.fill_between(x, [j["ci95_low"] for j in r], [j["ci95_high"] for j in r], color="tab:blue", alpha=0.2)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(key)
+    ax.set_ylabel("success rate (95% CI)", color="tab:blue")
+    if min(x) > 0 and max(x) / min(x) >= 20:
+        ax.set_xscale("log", base=2 if all(v == int(v) for v in x) else 10)
+    twin = ax.twinx()
+    twin.plot(x, [math.nan if j["epochs_median"] is None else j["epochs_median"] for j in r], "s--", color="tab:red")
+    twin.plot(x, [math.nan if j["epochs_p90"] is None else j["epochs_p90"] for j in r], "^:", color="tab:red")
+    twin.set_ylabel("epochs to solve: median (--), p90 (..)", color="tab:red")
