@@ -1,9 +1,9 @@
 """File writes that a kill -9 or a full disk at any moment cannot leave half-written.
 
-Lightning's TorchCheckpointIO writes the target file in place, so a process killed mid-write leaves
-a truncated ``last.ckpt``. Here the checkpoint goes to a temporary file in the same folder, is
-flushed to disk, and replaces the target with ``os.replace`` (atomic on POSIX and Windows): the
-path always holds either the previous complete checkpoint or the new one.
+A file goes to a temporary file in the same folder, is flushed to disk, and replaces the target
+with ``os.replace`` (atomic on POSIX and Windows): the path always holds either the previous
+complete file or the new one. (Lightning's TorchCheckpointIO writes in place, so a process killed
+mid-write leaves a truncated ``last.ckpt``: run/checkpoints.AtomicCheckpointIO writes through here.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
-from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
@@ -83,8 +82,3 @@ def _remove_stale(path: Path) -> None:
     """Temporary files a killed earlier writer of ``path`` left behind."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
-        atomic_save(checkpoint, path)

@@ -1,6 +1,18 @@
-"""Reading a checkpoint written by train, refusing anything else with one clear line.
+"""Checkpoints, written and read in one place.
 
-A checkpoint is untrusted data (DESIGN promise 10). Before anything is built from it: only a
+Written while a run trains, between blocks of epochs, always through AtomicCheckpointIO (a file is
+complete or untouched):
+
+- ``best.ckpt``: each member's own best weights (lowest own full-table loss, checked every epoch)
+  as the network's weights, so loading it gives the networks to evaluate. Written by Lightning's
+  ModelCheckpoint together with last.ckpt and when training ends, if some member found a new best
+  since (the module counts such blocks in ``best/version``), not once per improving epoch. Weights
+  only: its members come from different epochs, so it is no state to continue training from.
+- ``last.ckpt``: the whole training state (optimizer too) every ``every`` table epochs, so a kill -9
+  loses at most that many; ``train()`` writes the final one after fit.
+- Both record the run (RunInfo: run id, overrides, max_epochs, trajectory settings) for resuming.
+
+Read back as untrusted data (DESIGN promise 10). Before anything is built from a file: only a
 regular file is opened (a FIFO would block, /dev/zero never ends), its size is bounded by the
 memory available, the zip index and every member's CRC are checked, torch unpickles it with
 ``weights_only=True`` (no code runs), and its hyper-parameters are checked like a config and
@@ -16,12 +28,85 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from xor_lightning.base.atomic_io import atomic_save
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.facts import TRAIL
 from xor_lightning.core.module import XORModule
 from xor_lightning.core.nets import weights_from_checkpoint
+
+# ---- writing ----
+
+RUN_KEY = "xor_lightning_run"
+# Config sections that decide the trajectory; a resumed run must match the checkpoint on them.
+SAME = ("model", "loss", "optimizer", "seed", "seeds", "data")
+
+
+def settings(cfg: DictConfig) -> dict[str, Any]:
+    """The trajectory-deciding part of ``cfg`` as plain values."""
+    return {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in SAME}
+
+
+def task_overrides() -> list[str]:
+    """The command-line overrides of this job (empty outside Hydra)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+class RunInfo(pl.Callback):
+    """Stores the run id, the overrides, max_epochs and the trajectory settings in every checkpoint."""
+
+    def __init__(self, run_id: str, cfg: DictConfig) -> None:
+        keep = [o for o in task_overrides() if not o.startswith(("ckpt_path=", "run_id="))]
+        self.info = {"run_id": run_id, "overrides": keep, "max_epochs": int(cfg.trainer.max_epochs),
+                     "settings": settings(cfg)}
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[RUN_KEY] = self.info
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
+        atomic_save(checkpoint, path)
+
+
+class BestCheckpoint(ModelCheckpoint):
+    def __init__(self, dirpath: str | Path, every: int) -> None:
+        super().__init__(
+            dirpath=dirpath, filename="best", monitor="best/version", mode="max", save_top_k=1,
+            save_weights_only=True, auto_insert_metric_name=False, enable_version_counter=False,
+            save_on_train_epoch_end=True,
+        )
+        self.every = every
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # With last.ckpt (every `every` epochs) and when training ends; last.ckpt holds every
+        # member's best too, so nothing is lost in between.
+        if int(pl_module.epochs_done) % self.every == 0 or trainer.should_stop:
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        module = trainer.lightning_module
+        with module.facts.best_in_place(module.net):
+            super()._save_checkpoint(trainer, filepath)
+
+
+class LastCheckpoint(pl.Callback):
+    def __init__(self, path: str | Path, every: int) -> None:
+        self.path, self.every = Path(path), every
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Blocks end on multiples of `every` (block.LoopPlan cadences), so this is exact.
+        if int(pl_module.epochs_done) % self.every == 0 and not trainer.fast_dev_run:
+            trainer.save_checkpoint(self.path)
+
+
+# ---- reading ----
 
 _HPARAMS = ("model", "loss", "optimizer", "seed", "seeds")
 

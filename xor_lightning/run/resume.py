@@ -14,38 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from xor_lightning.base.errors import UserError
+from xor_lightning.run.checkpoints import RUN_KEY, SAME, settings
 
-RUN_KEY = "xor_lightning_run"
-# Config sections that decide the trajectory; a resumed run must match the checkpoint on them.
-_SAME = ("model", "loss", "optimizer", "seed", "seeds", "data")
 MAX_EPOCHS = "trainer.max_epochs"
-
-
-def settings(cfg: DictConfig) -> dict[str, Any]:
-    """The trajectory-deciding part of ``cfg`` as plain values."""
-    return {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in _SAME}
-
-
-def task_overrides() -> list[str]:
-    """The command-line overrides of this job (empty outside Hydra)."""
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-
-
-class RunInfo(pl.Callback):
-    """Stores the run id, the overrides, max_epochs and the trajectory settings in every checkpoint."""
-
-    def __init__(self, run_id: str, cfg: DictConfig) -> None:
-        keep = [o for o in task_overrides() if not o.startswith(("ckpt_path=", "run_id="))]
-        self.info = {"run_id": run_id, "overrides": keep, "max_epochs": int(cfg.trainer.max_epochs),
-                     "settings": settings(cfg)}
-
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
-        checkpoint[RUN_KEY] = self.info
 
 
 @lru_cache(maxsize=4)
@@ -138,7 +112,7 @@ def _check_owner(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
 
 def _check_same_settings(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
     now = settings(cfg)
-    for key in _SAME:
+    for key in SAME:
         diff = _first_difference(info["settings"].get(key), now[key], key)
         if diff:
             name, then, given = diff

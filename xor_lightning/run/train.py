@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Timer
 from pytorch_lightning.callbacks.progress import ProgressBar
 
-from xor_lightning.base.atomic_io import AtomicCheckpointIO, atomic_write_text
+from xor_lightning.base.atomic_io import atomic_write_text
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.block import GradClip, LoopPlan
 from xor_lightning.core.data import TruthTableDataModule
@@ -26,14 +26,20 @@ from xor_lightning.core.divergence import Diverged
 from xor_lightning.core.evaluation import Evaluation, evaluate_module, report
 from xor_lightning.core.facts import StopRule
 from xor_lightning.core.module import XORModule
-from xor_lightning.run.checkpointing import BestCheckpoint, LastCheckpoint
-from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.checkpoints import (
+    AtomicCheckpointIO,
+    BestCheckpoint,
+    LastCheckpoint,
+    RunInfo,
+    load_checkpoint,
+    task_overrides,
+)
 from xor_lightning.run.checks import check_train_config
 from xor_lightning.run.extra_callbacks import build_callbacks
 from xor_lightning.run.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.run.lightning_logging import quiet_lightning
 from xor_lightning.run.loggers import build_loggers, log_run_summary
-from xor_lightning.run.resume import RunInfo, resume_path, task_overrides
+from xor_lightning.run.resume import resume_path
 from xor_lightning.run.run_paths import RunPaths, checkpoint_dir, holds_its_folders, run_paths
 from xor_lightning.views.progress import progress_callbacks
 from xor_lightning.views.run_report import write_report
