@@ -14,8 +14,9 @@ from hydra import compose, initialize_config_dir
 from tests.conftest import REPO
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
+from xor_lightning.base.overrides import split_args
 from xor_lightning.cli.config_help import descriptions
-from xor_lightning.cli.precheck import _jobs, _overrides, expand_config_sweeps, precheck
+from xor_lightning.cli.precheck import _jobs, expand_config_sweeps, precheck
 from xor_lightning.run.checks import check_train_config
 
 README = (REPO / "README.md").read_text()
@@ -68,7 +69,7 @@ def test_every_readme_command_composes_or_fails_as_shown(words, expected, tmp_pa
             precheck(command, args)
         assert _short(str(err.value)) == _short(expected)
         return
-    overrides, multirun = _overrides(args)
+    overrides, multirun = split_args(args)
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
         for job in expand_config_sweeps(command, _jobs(overrides, multirun), multirun):
             cfg = compose(command, job, return_hydra_config=True)

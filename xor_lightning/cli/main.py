@@ -8,10 +8,11 @@ code 2 before any folder is made.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import sys
 import time
+
+from xor_lightning.run.run_id import new_run_id  # light: no torch, no Hydra
 
 USAGE = """usage: python -m xor_lightning COMMAND [OVERRIDES...]   (or: xor-lightning COMMAND ...)
 
@@ -33,11 +34,6 @@ Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (RE
 COMMANDS = ("train", "evaluate")
 _NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
 _SHOW_CONFIG = {"--cfg", "-c"}
-
-
-def _new_run_id() -> str:
-    # Second resolution for reading, a random suffix so two runs started together never collide.
-    return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
 
 
 def version() -> str:
@@ -68,22 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
     if _NO_PRECHECK.intersection(rest):
-        return _run(command, rest)  # help, info, completion: no run, so no run id (and no torch import)
+        return _run(command, rest, None)  # help, info, completion: no run, so no run id (and no torch import)
     # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
-    fresh_id = _new_run_id()
+    fresh_id = new_run_id()
     _IMPORTING[0] = True
     previous = {signum: signal.signal(signum, _stop_now) for signum in (signal.SIGINT, signal.SIGTERM)}
-    had_id = "XOR_LIGHTNING_RUN_ID" in os.environ
     try:
-        from xor_lightning.run.resume import run_id_from_args
-
-        # One id per invocation; Hydra's configs read it, and sweep workers inherit it. A run resumed
-        # from a checkpoint keeps its run id, so it continues in the same folders.
-        os.environ.setdefault("XOR_LIGHTNING_RUN_ID", run_id_from_args(rest) or fresh_id)
-        return _run(command, rest)
+        return _run(command, rest, fresh_id)
     finally:
-        if not had_id:  # main() called in-process (tests) must not fix the id of later runs
-            os.environ.pop("XOR_LIGHTNING_RUN_ID", None)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
@@ -103,10 +91,11 @@ def _stop_now(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _run(command: str, rest: list[str]) -> int:
+def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     from xor_lightning.base.errors import UserError
-    from xor_lightning.cli.precheck import NotComposed, add_overrides, precheck
-    from xor_lightning.run.run_id import check_run_id
+    from xor_lightning.base.overrides import place, split_args
+    from xor_lightning.cli.precheck import NotComposed, precheck
+    from xor_lightning.run.run_id import decide
 
     show_config = bool(_SHOW_CONFIG.intersection(rest))
     if show_config and {"-m", "--multirun"}.intersection(rest):
@@ -116,10 +105,11 @@ def _run(command: str, rest: list[str]) -> int:
     problem = None
     try:
         if not _NO_PRECHECK.intersection(rest):
-            # Set by the user (or inherited): checked like run_id=, since configs read it as the run id.
-            check_run_id(os.environ["XOR_LIGHTNING_RUN_ID"], "XOR_LIGHTNING_RUN_ID")
+            # The run id, decided here once and from here on an ordinary config value.
+            run_id = decide(split_args(rest)[0], os.environ, fresh_id) if command == "train" else None
+            rest = place(rest, [f"run_id={run_id}"] if run_id else [])
             extra, jobs = precheck(command, rest)
-            rest = add_overrides(rest, extra)  # a resumed run's own trainer.max_epochs
+            rest = place(rest, extra)  # a resumed run's own trainer.max_epochs
             if {"-m", "--multirun"}.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))

@@ -19,30 +19,14 @@ from omegaconf.errors import OmegaConfBaseException
 
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
+from xor_lightning.base.overrides import split_args
 
-_MULTIRUN = {"-m", "--multirun"}
-_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--experimental-rerun"}  # --resolve is a flag
 _PRINT_ONLY = {"--cfg", "-c"}  # Hydra prints the config and runs nothing: no run folder to claim
 _CHOICE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a config group choice is a file name, never a path
 
 
 class NotComposed(UserError):
     """The overrides do not compose into a config at all (so --cfg has nothing to print)."""
-
-
-def _overrides(args: list[str]) -> tuple[list[str], bool]:
-    """Hydra overrides in ``args`` (flags removed) and whether this is a multirun."""
-    out, multirun, skip = [], False, False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in _MULTIRUN:
-            multirun = True
-        elif arg in _WITH_VALUE:
-            skip = True
-        elif not arg.startswith("-"):
-            out.append(arg)
-    return out, multirun
 
 
 def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
@@ -140,7 +124,7 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
     into it. Returns overrides to add to ``args`` (a resumed run's own ``trainer.max_epochs``) and
     how many jobs ``args`` make.
     """
-    overrides, multirun = _overrides(args)
+    overrides, multirun = split_args(args)
     claim = not _PRINT_ONLY.intersection(args)
     jobs = _jobs(overrides, multirun)
     extra: list[str] = []
@@ -169,13 +153,6 @@ def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:
     name = check_run_id(cfg.run_id, job=not multirun)
     if not run_lock.held(Path(cfg.paths.checkpoint_dir) / name):
         run_lock.hold(claim_folders(cfg, name))
-
-
-def add_overrides(args: list[str], extra: list[str]) -> list[str]:
-    """``args`` with ``extra`` placed next to its overrides (argparse wants them in one run of words)."""
-    at = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")
-               and (i == 0 or args[i - 1] not in _WITH_VALUE)), len(args))
-    return [*args[:at], *extra, *args[at:]]
 
 
 def _resume_defaults(cfg: DictConfig, job: list[str]) -> list[str]:

@@ -51,17 +51,14 @@ def read_run_info(path: str | Path) -> dict[str, Any]:
         return {}
 
 
-def run_id_from_args(args: list[str]) -> str | None:
-    """The original run id when ``args`` resume from a checkpoint path and name no run_id (valid names only:
-    resume_path explains a bad one)."""
+def recorded_run_id(ckpt_path: str | None) -> str | None:
+    """The run id a checkpoint file records, when it is a valid name (resume_path explains a bad one)."""
     from xor_lightning.run.run_id import check_run_id
 
-    given = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith(("+", "~", "-")))
-    path = given.get("ckpt_path")
-    if "run_id" in given or path in (None, "null", "last") or not Path(path).is_file():
+    if ckpt_path in (None, "null", "last") or not Path(ckpt_path).is_file():
         return None
     try:
-        return check_run_id(read_run_info(path).get("run_id"))
+        return check_run_id(read_run_info(ckpt_path).get("run_id"))
     except UserError:
         return None
 

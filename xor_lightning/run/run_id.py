@@ -1,17 +1,25 @@
 """A run id is a name, never a path: one check for every place an id comes from.
 
-Sources: ``run_id=`` on the command line, the ``XOR_LIGHTNING_RUN_ID`` environment variable, the
-run id a checkpoint records (a resumed run continues that run), and the ``<sweep>/<job>`` names a
-multirun gives its jobs. Every folder named by an id (checkpoints/, logs/, outputs/, multirun/) is
-``root / id``, and ``inside`` makes sure that folder stays under its root even through symlinks.
+Decided once per command (``decide``), in this order: ``run_id=`` on the command line, the
+``XOR_LIGHTNING_RUN_ID`` environment variable, the run id a checkpoint records (a resumed run
+continues that run), else the start time and a random suffix; from there it is the ordinary config
+value ``run_id``. A multirun gives its jobs ``<sweep>/<job>`` names. Every folder named by an id
+(checkpoints/, logs/, outputs/, multirun/) is ``root / id``, and ``inside`` makes sure that folder
+stays under its root even through symlinks.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from xor_lightning.base.errors import UserError
+from xor_lightning.base.overrides import key_values
+
+ENV = "XOR_LIGHTNING_RUN_ID"
 
 MAX_LENGTH = 100  # leaves room under the 255-byte file name limit for ".last.ckpt.XXXX.tmp" and the like
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -45,3 +53,21 @@ def inside(root: str | Path, name: str, key: str) -> Path:
         raise UserError(f"{key}: {folder} leads outside {root} (to {folder.resolve()}); "
                         f"a run's folders stay under their root: remove that link or choose another run_id")
     return folder
+
+
+def new_run_id() -> str:
+    # Second resolution for reading, a random suffix so two runs started together never collide.
+    return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
+
+
+def decide(overrides: list[str], environ: Mapping[str, str], fresh: str) -> str | None:
+    """The run id to add as ``run_id=`` to ``overrides``, or None when they name one themselves
+    (precheck checks it like every value). ``fresh``: the id stamped when the command started."""
+    given = key_values(overrides)
+    if "run_id" in given:
+        return None
+    if ENV in environ:
+        return check_run_id(environ[ENV], ENV)
+    from xor_lightning.run.resume import recorded_run_id
+
+    return recorded_run_id(given.get("ckpt_path")) or fresh

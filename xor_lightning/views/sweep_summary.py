@@ -27,6 +27,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from xor_lightning.base.atomic_io import atomic_write, atomic_write_text
+from xor_lightning.base.overrides import key_values
 from xor_lightning.core.causes import CAUSES
 from xor_lightning.core.stats import as_steps, survival, wilson_interval
 
@@ -83,8 +84,7 @@ def _job_dirs(sweep_dir: Path) -> list[Path]:
 
 
 def _overrides(job_dir: Path) -> dict[str, str]:
-    pairs = (str(o).split("=", 1) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml"))
-    return {k.lstrip("+~"): v for k, v in pairs}
+    return key_values(OmegaConf.load(job_dir / ".hydra" / "overrides.yaml"))
 
 
 def job_row(job_dir: Path) -> dict[str, Any]:
