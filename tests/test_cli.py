@@ -52,7 +52,7 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
         (["train", "model.depth=3"], "error: model.depth is not a config key; valid keys under model: hidden, activation"),
         (["train", "-m", "optimizer=sgd,foo"], "error: optimizer='foo' is not a known choice"),
         (["evaluate", "checkpoint=missing.ckpt"], "error: checkpoint=missing.ckpt: no such file"),
-        (["evaluate"], "error: checkpoint is required"),
+        (["evaluate"], "error: evaluate needs checkpoint=PATH"),
         (["fly"], "error: unknown command 'fly'; choose one of: train, evaluate"),
     ],
 )

@@ -138,10 +138,9 @@ def test_a_users_own_progress_bar_replaces_ours(train_cfg):
     from pytorch_lightning.callbacks import TQDMProgressBar
 
     from xor_lightning.run.run_paths import run_paths
-    from xor_lightning.run.train import build_trainer
+    from xor_lightning.run.train import build_trainer, plan
     from xor_lightning.views.progress import EpochProgressBar
 
     cfg = train_cfg("+callbacks.bar._target_=pytorch_lightning.callbacks.TQDMProgressBar", "progress.bar=true")
-    trainer, _ = build_trainer(cfg, run_paths(cfg), "cpu")
-    bar = trainer.progress_bar_callback
+    bar = build_trainer(cfg, run_paths(cfg), plan(cfg)).trainer.progress_bar_callback
     assert isinstance(bar, TQDMProgressBar) and not isinstance(bar, EpochProgressBar)

@@ -1,6 +1,6 @@
-"""The README stays true: every `python -m xor_lightning ...` command in it composes (nothing is
-trained), a command shown failing fails with the message shown, and the config reference lists
-every key of every config file."""
+"""The README and docs/ stay true: every `python -m xor_lightning ...` command in them composes
+(nothing is trained), a command shown failing fails with the message shown, and the config
+reference (docs/reference.md) lists every key of every config file."""
 
 from __future__ import annotations
 
@@ -19,15 +19,16 @@ from xor_lightning.cli.config_help import descriptions
 from xor_lightning.cli.precheck import _jobs, expand_config_sweeps, precheck
 from xor_lightning.run.checks import check_train_config
 
-README = (REPO / "README.md").read_text()
+PAGES = {p.relative_to(REPO).as_posix(): p.read_text() for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]}
+REFERENCE = PAGES["docs/reference.md"]
 PREFIX = "python -m xor_lightning "
 # Shown failing, but only after an earlier run made the state they refer to: composed only.
 NEEDS_A_PREVIOUS_RUN = {"train run_id=demo ckpt_path=last model.hidden=[4]"}
 
 
-def fenced_lines() -> list[tuple[int, list[str]]]:
+def fenced_lines(page: str) -> list[tuple[int, list[str]]]:
     """(line number, the lines of the block from there on) for each line inside a fenced block."""
-    lines, out, inside = README.splitlines(), [], False
+    lines, out, inside = page.splitlines(), [], False
     for i, line in enumerate(lines):
         if line.strip().startswith("```"):
             inside = not inside
@@ -37,9 +38,16 @@ def fenced_lines() -> list[tuple[int, list[str]]]:
 
 
 def commands() -> list[pytest.param]:
-    """Each README command: (its words after the module, the error line shown right after it or None)."""
+    """Each command of the pages: (its words after the module, the error line shown right after it or None)."""
     found = []
-    for number, rest in fenced_lines():
+    for name, page in PAGES.items():
+        found += _commands(name, page)
+    return found
+
+
+def _commands(name: str, page: str) -> list[pytest.param]:
+    found = []
+    for number, rest in fenced_lines(page):
         if PREFIX not in rest[0]:
             continue
         text, used = rest[0], 1
@@ -50,7 +58,7 @@ def commands() -> list[pytest.param]:
         words = shlex.split(re.sub(r"<([\w -]+)>", lambda m: m.group(1).replace(" ", "_"), text), comments=True)
         after = rest[used].strip() if used < len(rest) else ""
         expected = after[len("error: "):] if after.startswith("error: ") else None
-        found.append(pytest.param(words, expected, id=f"line {number}: {' '.join(words)[:60]}"))
+        found.append(pytest.param(words, expected, id=f"{name}:{number}: {' '.join(words)[:60]}"))
     return found
 
 
@@ -83,10 +91,9 @@ def test_the_readme_has_commands_to_check():
 
 
 def reference_keys() -> set[str]:
-    """The keys named in the first column of the README's config reference table."""
-    section = README.split("<!-- section:config", 1)[1].split("<!-- /section:config", 1)[0]
+    """The keys named in the first column of the config reference table."""
     keys = set()
-    for row in section.splitlines():
+    for row in REFERENCE.splitlines():
         if not row.startswith("| `"):
             continue
         last = ""
@@ -102,14 +109,13 @@ def test_the_config_reference_lists_every_key():
     listed, known = reference_keys(), descriptions("train")
     sections = {k.rpartition(".")[0] for k in known}  # trainer:, visuals: ... hold keys; their rows are the keys
     missing = sorted(k for k in known if k not in listed and k not in sections)
-    assert not missing, f"README.md, Config reference: add rows for {missing}"
+    assert not missing, f"docs/reference.md: add rows for {missing}"
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         evaluate_keys = {str(k) for k in compose("evaluate")}
-    section = README.split("<!-- section:config", 1)[1]
-    assert all(f"`{k}=" in section for k in evaluate_keys), evaluate_keys
+    assert all(f"`{k}=" in REFERENCE for k in evaluate_keys), evaluate_keys
 
 
 def test_every_group_with_a_choice_is_in_the_reference():
     root = Path(config_dir())
     groups = {p.name for p in root.iterdir() if p.is_dir() and p.name != "hydra" and len(list(p.glob("*.yaml"))) > 1}
-    assert {g for g in groups if f"`{g}` (group)" not in README} == set()
+    assert {g for g in groups if f"`{g}` (group)" not in REFERENCE} == set()

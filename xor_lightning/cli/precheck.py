@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 from xor_lightning.base.overrides import split_args
+from xor_lightning.run.run_paths import unresolved
 
 _PRINT_ONLY = {"--cfg", "-c"}  # Hydra prints the config and runs nothing: no run folder to claim
 _CHOICE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a config group choice is a file name, never a path
@@ -186,25 +187,6 @@ def _base(command: str, job: list[str]) -> DictConfig | None:
     return None
 
 
-def _check_run_folder(cfg: DictConfig, multirun: bool) -> None:
-    """Refuse a bad run id, a reused or busy one, or a bad resume, before Hydra writes into the run's
-    folders (precheck then locks them: a multirun its sweep's folder; each job locks its own as it runs)."""
-    from xor_lightning.run.resume import resume_path
-    from xor_lightning.run.run_id import check_run_id, inside
-    from xor_lightning.run.run_paths import check_free
-    from xor_lightning.run.writable import check_folder
-
-    name = check_run_id(cfg.run_id, job=not multirun)
-    ckpt = inside(cfg.paths.checkpoint_dir, name, "paths.checkpoint_dir")
-    check_folder(ckpt, "paths.checkpoint_dir", cfg.paths.checkpoint_dir)
-    check_folder(inside(cfg.paths.log_dir, name, "paths.log_dir"), "paths.log_dir", cfg.paths.log_dir)
-    check_free(cfg, ckpt)
-    if cfg.get("ckpt_path") is not None:
-        if multirun:
-            raise UserError("ckpt_path resumes one run; resume the jobs of a multirun one at a time")
-        resume_path(cfg, ckpt)
-
-
 def _check_launcher(cfg: DictConfig) -> None:
     """A SLURM launcher needs SLURM: without sbatch it would fail after making the sweep folder."""
     import shutil
@@ -216,20 +198,6 @@ def _check_launcher(cfg: DictConfig) -> None:
             f"hydra/launcher=submitit_slurm needs SLURM ({' and '.join(missing)} not on this machine's PATH): "
             "run the sweep on the cluster's login node, or try it here with hydra/launcher=submitit_local"
         )
-
-
-def _check_output_dirs(cfg: DictConfig, multirun: bool) -> None:
-    """Hydra's run (or sweep) folder, and paths.output_dir when set to a folder of its own."""
-    from xor_lightning.run.writable import check_folder
-
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    try:
-        folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
-    except OmegaConfBaseException as exc:
-        raise _unresolved(key, OmegaConf.to_container(cfg.hydra, resolve=False)[key.split(".")[1]]["dir"], exc) from None
-    check_folder(folder, key)
-    if "${hydra:" not in str(OmegaConf.to_container(cfg.paths, resolve=False)["output_dir"]):
-        check_folder(cfg.paths.output_dir, "paths.output_dir")
 
 
 def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
@@ -250,45 +218,17 @@ def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
         try:
             node[key]
         except OmegaConfBaseException as exc:
-            raise _unresolved(full, raw, exc) from None
-
-
-def _unresolved(key: str, raw: str, exc: Exception) -> UserError:
-    quoted = re.search(r'"(.+)"\s*$', _first_line(exc))  # oc.env: the resolver's own message, quoted
-    reason = quoted.group(1) if quoted else _first_line(exc)
-    return UserError(f"{key}={raw}: cannot be resolved ({reason}); set what it refers to, or give {key} a plain value")
+            raise unresolved(full, raw, exc) from None
 
 
 def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
-    from xor_lightning.core.devices import choose_accelerator
+    from xor_lightning.run.evaluate import preflight as evaluate_preflight
+    from xor_lightning.run.train import preflight as train_preflight
 
     _check_resolvable(cfg)
     if multirun:
         _check_launcher(cfg)
     if command == "train":
-        from xor_lightning.run.checks import check_train_config
-        from xor_lightning.run.train import _trainer_args, loop_plan
-
-        check_train_config(cfg)
-        _trainer_args(cfg.trainer)
-        loop_plan(cfg)  # gradient clipping, the early stop
-        from xor_lightning.run.extra_callbacks import check_callbacks
-        from xor_lightning.run.loggers import check_loggers
-
-        check_loggers(cfg)
-        check_callbacks(cfg)
-        choose_accelerator(cfg.device.accelerator, key="device")
-        _check_output_dirs(cfg, multirun)
-        _check_run_folder(cfg, multirun)
+        train_preflight(cfg, multirun)
     else:
-        from xor_lightning.run.evaluate import check_boundary_path, check_member, check_source, hand_module
-        from xor_lightning.run.resume import checkpoint_summary
-
-        source = check_source(cfg)
-        check_boundary_path(cfg.boundary)
-        check_boundary_path(cfg.space, "space")
-        choose_accelerator(str(cfg.device.accelerator), key="device")
-        members = checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"] if source == "checkpoint" else 1
-        if source == "weights":
-            hand_module(cfg.weights)  # the file and the network it describes
-        check_member(cfg.member, members)
+        evaluate_preflight(cfg)

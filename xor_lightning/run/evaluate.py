@@ -16,19 +16,33 @@ from xor_lightning.core.evaluation import Evaluation, evaluate_module, report
 from xor_lightning.core.module import XORModule
 from xor_lightning.run.checkpoints import load_checkpoint
 from xor_lightning.run.checks import check_model
+from xor_lightning.run.resume import checkpoint_summary
 
 log = logging.getLogger(__name__)
 
 
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
+def preflight(cfg: DictConfig) -> str:
+    """Every check of an evaluate command, run by precheck before Hydra starts; returns the device."""
     source = check_source(cfg)
     check_boundary_path(cfg.boundary)
     check_boundary_path(cfg.space, "space")
     device = choose_accelerator(str(cfg.device.accelerator), key="device")
-    module = load_checkpoint(cfg.checkpoint, map_location=device) if source == "checkpoint" else hand_module(cfg.weights, device)
+    # The member count from the file's checked summary (read once per file version, resume.py).
+    members = checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"] if source == "checkpoint" else 1
+    if source == "weights":
+        hand_module(cfg.weights)  # the file and the network it describes
+    check_member(cfg.member, members)
+    return device
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    device = preflight(cfg)  # in the job too: a library call gets the same checks and one-line errors
+    if cfg.checkpoint is not None:
+        module = load_checkpoint(cfg.checkpoint, map_location=device)
+    else:
+        module = hand_module(cfg.weights, device)
     ev = evaluate_module(module)
     member = cfg.member
-    check_member(member, ev.members)
     bad = non_finite_members(module)
     if bad:  # a checkpoint is data: NaN weights (a crafted or damaged file) are reported, not tabled as results
         log.warning(f"checkpoint={cfg.checkpoint}: {len(bad)} of {ev.members} members have NaN/inf weights "

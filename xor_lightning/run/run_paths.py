@@ -7,6 +7,7 @@ the run holds its checkpoint folder's lock (run_lock.py) for as long as the RunP
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.run import run_lock
@@ -93,3 +95,33 @@ def run_paths(cfg: DictConfig) -> RunPaths:
     if _RUNNING:
         _RUNNING[-1].append(lock)
     return RunPaths(name, Path(cfg.paths.output_dir), lock.folder, root, root / name, lock)
+
+
+def check_run_folder(cfg: DictConfig, multirun: bool) -> None:
+    """Refuse a bad run id, or a reused or busy one, before Hydra writes into the run's
+    folders (precheck then locks them: a multirun its sweep's folder; each job locks its own as it runs)."""
+    name = check_run_id(cfg.run_id, job=not multirun)
+    ckpt = inside(cfg.paths.checkpoint_dir, name, "paths.checkpoint_dir")
+    check_folder(ckpt, "paths.checkpoint_dir", cfg.paths.checkpoint_dir)
+    check_folder(inside(cfg.paths.log_dir, name, "paths.log_dir"), "paths.log_dir", cfg.paths.log_dir)
+    check_free(cfg, ckpt)
+
+
+def check_output_dirs(cfg: DictConfig, multirun: bool) -> None:
+    """Hydra's run (or sweep) folder, and paths.output_dir when set to a folder of its own."""
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+    except OmegaConfBaseException as exc:
+        raise unresolved(key, OmegaConf.to_container(cfg.hydra, resolve=False)[key.split(".")[1]]["dir"], exc) from None
+    check_folder(folder, key)
+    if "${hydra:" not in str(OmegaConf.to_container(cfg.paths, resolve=False)["output_dir"]):
+        check_folder(cfg.paths.output_dir, "paths.output_dir")
+
+
+def unresolved(key: str, raw: str, exc: Exception) -> UserError:
+    """One line for a value that does not resolve (``${oc.env:NAME}`` with NAME unset)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    quoted = re.search(r'"(.+)"\s*$', text)  # oc.env: the resolver's own message, quoted
+    return UserError(f"{key}={raw}: cannot be resolved ({quoted.group(1) if quoted else text}); "
+                     f"set what it refers to, or give {key} a plain value")

@@ -8,6 +8,8 @@ import io
 import json
 import logging
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -35,12 +37,19 @@ from xor_lightning.run.checkpoints import (
     task_overrides,
 )
 from xor_lightning.run.checks import check_train_config
-from xor_lightning.run.extra_callbacks import build_callbacks
+from xor_lightning.run.extra_callbacks import build_callbacks, check_callbacks
 from xor_lightning.run.interrupt import Interrupted, StopOnInterrupt
 from xor_lightning.run.lightning_logging import quiet_lightning
-from xor_lightning.run.loggers import build_loggers, log_run_summary
+from xor_lightning.run.loggers import build_loggers, check_loggers, log_run_summary
 from xor_lightning.run.resume import resume_path
-from xor_lightning.run.run_paths import RunPaths, checkpoint_dir, holds_its_folders, run_paths
+from xor_lightning.run.run_paths import (
+    RunPaths,
+    check_output_dirs,
+    check_run_folder,
+    checkpoint_dir,
+    holds_its_folders,
+    run_paths,
+)
 from xor_lightning.views.progress import progress_callbacks
 from xor_lightning.views.run_report import write_report
 from xor_lightning.views.tb_visuals import VisualsCallback
@@ -128,39 +137,85 @@ def loop_plan(cfg: DictConfig) -> LoopPlan:
     )
 
 
-def build_module(cfg: DictConfig) -> XORModule:
+def build_module(cfg: DictConfig, loop: LoopPlan | None = None) -> XORModule:
     def plain(node: DictConfig) -> dict:
         return OmegaConf.to_container(node, resolve=True)
 
     return XORModule(
         model=plain(cfg.model), loss=plain(cfg.loss), optimizer=plain(cfg.optimizer),
-        seed=cfg.seed, seeds=cfg.seeds, loop=loop_plan(cfg),
+        seed=cfg.seed, seeds=cfg.seeds, loop=loop or loop_plan(cfg),
     )
 
 
-def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str) -> tuple[pl.Trainer, BestCheckpoint]:
+@dataclass(frozen=True)
+class TrainPlan:
+    """What a train job's checks found, and all train() needs from them."""
+
+    accelerator: str
+    resume: Path | None
+    trainer_args: dict[str, Any]
+    loop: LoopPlan
+    threads: int | None
+
+
+def plan(cfg: DictConfig) -> TrainPlan:
+    """The checks whose results the run itself uses, in the order they are reported."""
+    check_train_config(cfg)
+    trainer_args, loop = _trainer_args(cfg.trainer), loop_plan(cfg)
+    accelerator = choose_accelerator(cfg.device.accelerator, key="device")
+    return TrainPlan(accelerator, resume_path(cfg, checkpoint_dir(cfg)), trainer_args, loop, torch_threads(cfg))
+
+
+def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
+    """Every check of a train job, run by precheck for each job before Hydra makes a folder.
+
+    train() calls ``plan`` again in its job (which may be another process) for the values; the
+    surroundings checked here (loggers, callbacks, folders) it finds as precheck left them.
+    """
+    if multirun and cfg.get("ckpt_path") is not None:
+        raise UserError("ckpt_path resumes one run; resume the jobs of a multirun one at a time")
+    found = plan(cfg)
+    check_loggers(cfg)
+    check_callbacks(cfg)
+    check_output_dirs(cfg, multirun)
+    check_run_folder(cfg, multirun)
+    return found
+
+
+@dataclass(frozen=True)
+class Built:
+    """The trainer and our callbacks that train() reads after fit."""
+
+    trainer: pl.Trainer
+    best: BestCheckpoint
+    visuals: VisualsCallback
+    interrupt: StopOnInterrupt
+
+
+def build_trainer(cfg: DictConfig, paths: RunPaths, found: TrainPlan) -> Built:
     best = BestCheckpoint(paths.checkpoint_dir, cfg.checkpoint.last_every_n_epochs)
     v = cfg.visuals
+    visuals = VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms, v.member)
+    interrupt = StopOnInterrupt()
     callbacks: list[pl.Callback] = [
         best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
-        StopOnInterrupt(), RunInfo(paths.name, cfg),
-        VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms, v.member),
+        interrupt, RunInfo(paths.name, cfg), visuals,
     ]
     user = build_callbacks(cfg)  # the user's own (callbacks: in train.yaml), after ours
     if not any(isinstance(c, ProgressBar) for c in user):  # a user's own progress bar replaces ours
         callbacks.extend(progress_callbacks(cfg.progress, int(cfg.trainer.max_epochs)))
     callbacks.extend(user)
     trainer = pl.Trainer(
-        accelerator=accelerator, devices=1, precision=cfg.device.precision,
+        accelerator=found.accelerator, devices=1, precision=cfg.device.precision,
         logger=build_loggers(cfg, paths), callbacks=callbacks, default_root_dir=paths.output_dir,
         # Lightning counts blocks; the module counts table epochs and stops at trainer.max_epochs.
         max_epochs=-1, min_epochs=None,
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
-        **_trainer_args(cfg.trainer),
+        **found.trainer_args,
     )
-    return trainer, best
+    return Built(trainer, best, visuals, interrupt)
 
 
 def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
@@ -253,36 +308,18 @@ def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int) -> str:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg.seeds`` networks, reload the best checkpoint, evaluate it, write metrics.json."""
     wall_start = time.perf_counter()
-    check_train_config(cfg)
-    accelerator = choose_accelerator(cfg.device.accelerator, key="device")
-    resume = resume_path(cfg, checkpoint_dir(cfg))
+    found = plan(cfg)
     paths = run_paths(cfg)
-    quiet_lightning()
-    threads = torch_threads(cfg)
-    if threads:
-        torch.set_num_threads(threads)
-    start = time.perf_counter()
-    pl.seed_everything(cfg.seed, verbose=False)
-    module = build_module(cfg)
-    datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
-    trainer, best_checkpoint = build_trainer(cfg, paths, accelerator)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-    fit_seconds = time.perf_counter() - start
+    built, module, fit_seconds = _fit(cfg, found, paths)
     epochs = int(module.epochs_done)
-    # last.ckpt always ends as the final state (also after Ctrl-C): the periodic copy may be older.
-    last = str((paths.checkpoint_dir / "last.ckpt").resolve())
-    trainer.save_checkpoint(last)
-    if any(isinstance(c, StopOnInterrupt) and c.requested for c in trainer.callbacks):
-        raise Interrupted(_resume_hint(epochs, last))
-
-    visuals = next(c for c in trainer.callbacks if isinstance(c, VisualsCallback))
-    best = best_checkpoint.best_model_path or last
+    last = _save_last(built, paths, epochs)
+    best = built.best.best_model_path or last
     best_module = load_checkpoint(best, "cpu", key="best checkpoint")
     # Predictions of each member's best weights; the per-epoch facts of the whole run.
     ev = evaluate_module(best_module, module.facts.cpu(), epochs)
     diagnosis = diagnose(module, ev.solved, ev.diverged)
-    visuals.log_best(trainer.logger, best_module, epochs, ev.best_member(), ev.solved)
-    reason = stop_reason(trainer, module, int(cfg.trainer.max_epochs))
+    built.visuals.log_best(built.trainer.logger, best_module, epochs, ev.best_member(), ev.solved)
+    reason = stop_reason(built.trainer, module, int(cfg.trainer.max_epochs))
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
@@ -293,10 +330,47 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_checkpoint": best,
         "last_checkpoint": last,
         "log_dir": str(paths.log_dir),
-        "device": accelerator,
+        "device": found.accelerator,
         "fit_seconds": round(fit_seconds, 3),
-        "visuals_seconds": round(visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
+        "visuals_seconds": round(built.visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
     }
+    _log_summary(cfg, built.trainer, ev, metrics, epochs)
+    metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
+    write_outputs(paths, metrics, ev, diagnosis)
+    _report(cfg, paths, best_module, ev, built, diagnosis)
+    if reason == "diverged":
+        raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
+    log.info(
+        f"trained {epochs} epochs in {fit_seconds:.1f}s on {found.accelerator} ({STOP_REASONS[reason]}); "
+        f"best checkpoint {best}; metrics {paths.output_dir / 'metrics.json'}"
+    )
+    return metrics
+
+
+def _fit(cfg: DictConfig, found: TrainPlan, paths: RunPaths) -> tuple[Built, XORModule, float]:
+    """Build the population, its data and the trainer, and train; returns them and the fit time."""
+    quiet_lightning()
+    if found.threads:
+        torch.set_num_threads(found.threads)
+    start = time.perf_counter()
+    pl.seed_everything(cfg.seed, verbose=False)
+    module = build_module(cfg, found.loop)
+    datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
+    built = build_trainer(cfg, paths, found)
+    built.trainer.fit(module, datamodule=datamodule, ckpt_path=found.resume)
+    return built, module, time.perf_counter() - start
+
+
+def _save_last(built: Built, paths: RunPaths, epochs: int) -> str:
+    """last.ckpt always ends as the final state (also after Ctrl-C): the periodic copy may be older."""
+    last = str((paths.checkpoint_dir / "last.ckpt").resolve())
+    built.trainer.save_checkpoint(last)
+    if built.interrupt.requested:
+        raise Interrupted(_resume_hint(epochs, last))
+    return last
+
+
+def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: dict, epochs: int) -> None:
     log_run_summary(
         trainer.loggers, hparams_for_tensorboard(cfg),
         {
@@ -309,17 +383,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         extra={f"diagnosis/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
         curves={"survival/not_yet_solved": ev.survival()},
     )
-    metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
-    write_outputs(paths, metrics, ev, diagnosis)
+
+
+def _report(cfg: DictConfig, paths: RunPaths, best_module: XORModule, ev: Evaluation, built: Built,
+            diagnosis: Diagnosis) -> None:
     if cfg.visuals.report:
-        report_png = write_report(paths.output_dir / "report.png", best_module, ev, visuals.history, paths.name, diagnosis)
+        report_png = write_report(paths.output_dir / "report.png", best_module, ev, built.visuals.history, paths.name, diagnosis)
         log.info(f"report {report_png}")
     for line in report(ev, diagnosis=diagnosis):
         log.info(line)
-    if reason == "diverged":
-        raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
-    log.info(
-        f"trained {epochs} epochs in {fit_seconds:.1f}s on {accelerator} ({STOP_REASONS[reason]}); "
-        f"best checkpoint {best}; metrics {paths.output_dir / 'metrics.json'}"
-    )
-    return metrics
