@@ -43,8 +43,8 @@ def test_member_i_is_member_0_of_a_population_seeded_seed_plus_i():
 def test_a_subset_of_members_is_evaluated_as_those_members_of_the_whole():
     pop = Population(7, [5, 3], "tanh", seed=2)
     x = grid_points(9)
-    assert torch.equal(pop(x, members=[6, 0, 3]), pop(x)[[6, 0, 3]])
-    assert torch.equal(pop(x, upto=0, members=[4]), pop(x, upto=0)[[4]])
+    assert torch.equal(pop(x, only=[6, 0, 3]), pop(x)[[6, 0, 3]])
+    assert torch.equal(pop(x, upto=0, only=[4]), pop(x, upto=0)[[4]])
     # The pictures use the subset path: each drawn member matches the full population's output.
     assert torch.allclose(output_fields(pop, [2, 5], 9), torch.sigmoid(pop(x)[[2, 5], :, 0]).reshape(2, 9, 9))
     assert torch.equal(unit_fields(pop, 1, 9), pop(x, upto=0)[1].T.reshape(5, 9, 9))

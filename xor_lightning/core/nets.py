@@ -155,15 +155,15 @@ class Population(nn.Module):
     def members(self) -> int:
         return self.weights[0].shape[0]
 
-    def forward(self, x: torch.Tensor, upto: int | None = None, members: Sequence[int] | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, upto: int | None = None, only: Sequence[int] | None = None) -> torch.Tensor:
         """Logits ``[K, N, out]``; with ``upto=j`` the activations after hidden layer j instead.
 
-        ``members`` evaluates only those members (in that order): pictures over a grid of points
+        ``only`` (member indices) evaluates only those members, in that order: pictures over a grid of points
         need a few members, and the whole population over the grid would cost K times as much.
         """
         weights, biases = self.weights, self.biases
-        if members is not None:
-            idx = torch.as_tensor(members, dtype=torch.long, device=weights[0].device)
+        if only is not None:
+            idx = torch.as_tensor(only, dtype=torch.long, device=weights[0].device)
             weights, biases = [w[idx] for w in weights], [b[idx] for b in biases]
         h = x
         last = len(weights) - 1

@@ -163,9 +163,8 @@ def check_optimizer(opt: DictConfig) -> None:
     for key in ("weight_decay", "momentum", "dampening", "lr_decay", "initial_accumulator_value"):
         if key in opt:
             _number(f"optimizer.{key}", opt[key], 0.0, strict=False)
-    for key in ("eps",):
-        if key in opt:
-            _number(f"optimizer.{key}", opt[key], 0.0)
+    if "eps" in opt:
+        _number("optimizer.eps", opt.eps, 0.0)
     if "alpha" in opt:
         _number("optimizer.alpha", opt.alpha, 0.0, 1.0, strict=False)
     if "betas" in opt:

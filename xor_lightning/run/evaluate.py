@@ -12,11 +12,12 @@ from omegaconf import DictConfig
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.devices import choose_accelerator
-from xor_lightning.core.evaluation import Evaluation, evaluate_module, report
+from xor_lightning.core.evaluation import Evaluation, evaluate_module
 from xor_lightning.core.module import XORModule
 from xor_lightning.run.checkpoints import load_checkpoint
 from xor_lightning.run.checks import check_model
 from xor_lightning.run.resume import checkpoint_summary
+from xor_lightning.views.tables import summary_lines
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         log.warning(f"checkpoint={cfg.checkpoint}: {len(bad)} of {ev.members} members have NaN/inf weights "
                     f"(members {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''}); "
                     "they count as not solved and their rows read 'NaN'")
-    for line in report(ev, member):
+    for line in summary_lines(ev, member):
         log.info(line)
     if cfg.boundary is not None:
         log.info(f"decision boundary: {write_boundary(cfg.boundary, module, ev, member)}")

@@ -25,7 +25,7 @@ from xor_lightning.core.data import TruthTableDataModule
 from xor_lightning.core.devices import choose_accelerator
 from xor_lightning.core.diagnosis import Diagnosis, diagnose
 from xor_lightning.core.divergence import Diverged
-from xor_lightning.core.evaluation import Evaluation, evaluate_module, report
+from xor_lightning.core.evaluation import Evaluation, evaluate_module
 from xor_lightning.core.facts import StopRule
 from xor_lightning.core.module import XORModule
 from xor_lightning.run.checkpoints import (
@@ -52,6 +52,7 @@ from xor_lightning.run.run_paths import (
 )
 from xor_lightning.views.progress import progress_callbacks
 from xor_lightning.views.run_report import write_report
+from xor_lightning.views.tables import summary_lines
 from xor_lightning.views.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
@@ -390,5 +391,5 @@ def _report(cfg: DictConfig, paths: RunPaths, best_module: XORModule, ev: Evalua
     if cfg.visuals.report:
         report_png = write_report(paths.output_dir / "report.png", best_module, ev, built.visuals.history, paths.name, diagnosis)
         log.info(f"report {report_png}")
-    for line in report(ev, diagnosis=diagnosis):
+    for line in summary_lines(ev, diagnosis=diagnosis):
         log.info(line)

@@ -1,6 +1,6 @@
 """Pictures of what a population learned: decision boundaries and every hidden layer's units.
 
-A picture is computed for the members it shows only (``Population.forward(x, members=[...])``), as
+A picture is computed for the members it shows only (``Population.forward(x, only=[...])``), as
 fields over the square around the truth table, drawn as tiles (tiles.py) and composed as arrays
 (canvas.py). TensorBoard rounds, report.png and ``evaluate ... boundary=PATH.png`` all use these
 functions, so they look alike. History holds the per-epoch losses report.png plots.
@@ -75,7 +75,7 @@ def _points(net: Population, resolution: int) -> torch.Tensor:
 def decision_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
     """``[len(members), R, R]`` decision values over the square for the chosen members: the logit,
     or a linear head's output - 1/2 (verdict.decision); 0 is the decision line."""
-    outputs = net(_points(net, resolution), members=members)[:, :, 0].float().cpu()
+    outputs = net(_points(net, resolution), only=members)[:, :, 0].float().cpu()
     return decision(outputs, net.output).reshape(len(members), resolution, resolution)
 
 
@@ -90,7 +90,7 @@ def layer_fields(net: Population, member: int, resolution: int = RESOLUTION) -> 
     """One ``[units, R, R]`` tensor of activations per hidden layer of one member (none without)."""
     x = _points(net, resolution)
     return [
-        net(x, upto=j, members=[member])[0].float().cpu().T.reshape(-1, resolution, resolution)
+        net(x, upto=j, only=[member])[0].float().cpu().T.reshape(-1, resolution, resolution)
         for j in range(len(net.widths) - 2)
     ]
 
@@ -214,7 +214,7 @@ def hidden_space_panel(net: Population, member: int, size: int = 240) -> np.ndar
     if len(net.widths) < 3 or net.widths[-2] != 2:
         return None
     dtype, device = net.weights[0].dtype, net.weights[0].device
-    h = net(INPUTS.to(device, dtype), upto=len(net.widths) - 3, members=[member])[0].float().cpu()  # [4, 2]
+    h = net(INPUTS.to(device, dtype), upto=len(net.widths) - 3, only=[member])[0].float().cpu()  # [4, 2]
     w, b = net.weights[-1][member, :, 0].float().cpu(), float(net.biases[-1][member, 0, 0])
     lo, hi = float(h.min()), float(h.max())
     pad = max((hi - lo) * 0.35, 0.5)  # one range for h1 and h2, with room around the points

@@ -100,9 +100,9 @@ class ProgressLines(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._said != int(pl_module.epochs_done):
-            self._line(pl_module, time.perf_counter())
+            self._line(pl_module, time.perf_counter(), final=True)
 
-    def _line(self, pl_module: pl.LightningModule, now: float) -> None:
+    def _line(self, pl_module: pl.LightningModule, now: float, final: bool = False) -> None:
         state = _state(pl_module)
         if state is None:
             return
@@ -110,7 +110,8 @@ class ProgressLines(pl.Callback):
         self._said = epochs
         elapsed = now - self._start
         rate = (epochs - self._first_epoch) / elapsed if elapsed > 0 else 0.0
-        left = f", about {_clock((self.max_epochs - epochs) / rate)} to go" if rate > 0 and epochs < self.max_epochs else ""
+        going = rate > 0 and epochs < self.max_epochs and not final  # an early stop ends before max_epochs
+        left = f", about {_clock((self.max_epochs - epochs) / rate)} to go" if going else ""
         prefix = f"{self.label}: " if self.label else ""
         log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {solved:.1%} of members solved, mean loss {loss:.4g}; "
                  f"{_clock(elapsed)} elapsed{left}")
