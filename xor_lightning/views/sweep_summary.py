@@ -97,12 +97,12 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     m = json.loads(metrics_file.read_text())
     lo, hi = wilson_interval(m["solved"], m["seeds"])
     return {
-        "job": job_dir.name, "status": "diverged" if m.get("diverged", 0) == m["seeds"] else "ok",
+        "job": job_dir.name, "status": "diverged" if m["diverged"] == m["seeds"] else "ok",
         "solved": m["solved"], "seeds": m["seeds"],
         "success_rate": m["success_rate"], "ci95_low": lo, "ci95_high": hi,
         "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
-        "final_loss": m["final_loss"], "wall_s": m.get("wall_seconds", m.get("fit_seconds")),
-        **{c.replace(" ", "_"): n for c, n in m.get("causes", {}).items()},
+        "final_loss": m["final_loss"], "wall_s": m["wall_seconds"],
+        **{c.replace(" ", "_"): n for c, n in m["causes"].items()},
     }
 
 
