@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_config, run_cli
 
+from tests.helpers import run_cli, train_config
 from xor_lightning.run.train import train
 
 RUN_FOLDERS = ("outputs", "multirun", "checkpoints", "logs")
@@ -171,10 +171,7 @@ def test_reused_run_id_is_refused_and_overwrites_nothing(tmp_path):
 @pytest.fixture(scope="module")
 def real_ckpt(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("real")
-    cfg = compose_config("train", [
-        "run_id=real", f"paths.output_dir={root / 'out'}", f"paths.checkpoint_dir={root / 'ck'}",
-        f"paths.log_dir={root / 'logs'}", "trainer.max_epochs=3", "device=cpu",
-    ])
+    cfg = train_config(root, "trainer.max_epochs=3", "device=cpu", run_id="real")
     return Path(train(cfg)["last_checkpoint"])
 
 

@@ -10,7 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from xor_lightning.core.block import LoopPlan
 from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.verdict import prediction, right

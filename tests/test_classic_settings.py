@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import compose_config, run_cli
+from tests.helpers import compose_config, run_cli
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.losses import member_losses

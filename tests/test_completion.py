@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SCRIPT = Path(sys.executable).parent / "xor-lightning"  # the console script of the installed package
 

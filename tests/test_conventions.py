@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.cli.config_help import descriptions, leaf_keys
 from xor_lightning.cli.main import main

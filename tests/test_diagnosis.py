@@ -85,7 +85,7 @@ def test_the_causes_reach_the_printed_summary_and_tensorboard(train_cfg, tmp_pat
 def test_the_survival_curve_reaches_tensorboard_and_the_sweep_summary(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
     from xor_lightning.views.sweep_summary import job_survival
 
     res = run_cli("train", "-m", "model.hidden=[2],[8]", "model.activation=relu", "seeds=30", "trainer.max_epochs=150",

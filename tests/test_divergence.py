@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from conftest import run_cli
 
+from tests.helpers import run_cli
 from xor_lightning.core.data import TruthTableDataModule
 from xor_lightning.run.checkpoints import load_checkpoint
 from xor_lightning.run.run_paths import run_paths

@@ -3,18 +3,16 @@ uninterrupted run; a failed checkpoint write never replaces a good file."""
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose_config, run_cli
 
+from tests.helpers import run_cli, start_train, train_config
 from xor_lightning.base.atomic_io import atomic_save
 from xor_lightning.run.checkpoints import load_checkpoint
 from xor_lightning.run.train import train
@@ -31,17 +29,8 @@ ARGS = (f"trainer.max_epochs={EPOCHS}", "early_stop.enabled=false", "seeds=2", "
 def reference(tmp_path_factory) -> dict[str, torch.Tensor]:
     """Final weights of the same run, never interrupted."""
     root = tmp_path_factory.mktemp("reference")
-    cfg = compose_config("train", [
-        "run_id=ref", f"paths.output_dir={root / 'out'}", f"paths.checkpoint_dir={root / 'ck'}",
-        f"paths.log_dir={root / 'logs'}", *ARGS,
-    ])
+    cfg = train_config(root, *ARGS, run_id="ref")
     return torch.load(train(cfg)["last_checkpoint"], weights_only=True)["state_dict"]
-
-
-def _start(cwd: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "xor_lightning", "train", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_for(path_glob: str, cwd: Path, proc: subprocess.Popen, timeout: float = 60) -> Path:
@@ -70,7 +59,7 @@ def _assert_same_weights(ckpt: Path, reference: dict[str, torch.Tensor]) -> None
 # SIGTERM (what SLURM sends before it kills a job) is handled exactly like Ctrl-C; 128 + the signal.
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_saves_last_and_the_printed_command_resumes_bit_identically(tmp_path, reference, signum, code):
-    proc = _start(tmp_path, "run_id=ctrlc", *ARGS)
+    proc = start_train(tmp_path, "run_id=ctrlc", *ARGS)
     _wait_for("checkpoints/ctrlc/last.ckpt", tmp_path, proc)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -89,7 +78,7 @@ def test_ctrl_c_saves_last_and_the_printed_command_resumes_bit_identically(tmp_p
 
 
 def test_kill_9_leaves_readable_checkpoints_and_resume_keeps_the_run_id(tmp_path, reference):
-    proc = _start(tmp_path, *ARGS)
+    proc = start_train(tmp_path, *ARGS)
     last = _wait_for("checkpoints/*/last.ckpt", tmp_path, proc)
     time.sleep(0.3)  # a moment mid-training, while checkpoints are being rewritten
     proc.kill()

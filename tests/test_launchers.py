@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 TINY = ["seeds=2,3", "trainer.max_epochs=3", "torch_threads=1", "visuals.report=false", "run_id=sub"]
 # The cluster settings the README shows (a stand-in sbatch records what SLURM would be given).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from xor_lightning.cli.main import main
 
 MOMENTUM = ("error: optimizer.momentum: torch.optim.Adam (optimizer=adam) has no argument momentum; "

@@ -8,7 +8,7 @@ import resource
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from xor_lightning.core.data import INPUTS
 from xor_lightning.run.checkpoints import load_checkpoint
 from xor_lightning.run.train import train

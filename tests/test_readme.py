@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 from xor_lightning.base.overrides import split_args

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose_config, run_cli
 
+from tests.helpers import REPO, run_cli, start_train, train_config
 from xor_lightning.run.train import train
 
 QUICK = ("trainer.max_epochs=3", "visuals.report=false")
@@ -43,12 +43,6 @@ def craft(src: Path, dst: Path, edit) -> Path:
     return dst
 
 
-def start(cwd: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "XOR_LIGHTNING_RUN_ID"}
-    return subprocess.Popen([sys.executable, "-m", "xor_lightning", "train", *args], cwd=cwd,
-                            env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def wait_until(condition, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -63,10 +57,7 @@ def wait_until(condition, proc: subprocess.Popen, timeout: float = 120) -> None:
 def owner_ckpt(tmp_path_factory) -> Path:
     """last.ckpt of a finished 3-epoch run named 'owner', kept outside the tests' folders."""
     root = tmp_path_factory.mktemp("owner")
-    cfg = compose_config("train", [
-        "run_id=owner", f"paths.output_dir={root / 'out'}", f"paths.checkpoint_dir={root / 'ck'}",
-        f"paths.log_dir={root / 'logs'}", "device=cpu", *QUICK,
-    ])
+    cfg = train_config(root, "device=cpu", *QUICK, run_id="owner")
     return Path(train(cfg)["last_checkpoint"])
 
 
@@ -95,7 +86,7 @@ def test_a_checkpoint_resumes_only_its_own_run(tmp_path, owner_ckpt):
 
 
 def test_one_process_owns_a_run_folder_and_sigterm_stops_it_like_ctrl_c(tmp_path, owner_ckpt):
-    first = start(tmp_path, f"ckpt_path={owner_ckpt}", *LONG)  # resumes run 'owner' in tmp_path
+    first = start_train(tmp_path, f"ckpt_path={owner_ckpt}", *LONG)  # resumes run 'owner' in tmp_path
     last = tmp_path / "checkpoints" / "owner" / "last.ckpt"
     wait_until(last.exists, first)  # training is under way (last.ckpt is rewritten every 10 epochs)
     hydra = tree(tmp_path / "outputs" / "owner" / ".hydra")
@@ -114,7 +105,7 @@ def test_one_process_owns_a_run_folder_and_sigterm_stops_it_like_ctrl_c(tmp_path
 
 
 def test_a_run_killed_before_its_first_checkpoint_leaves_a_usable_id(tmp_path):
-    proc = start(tmp_path, "run_id=gone", *QUICK)
+    proc = start_train(tmp_path, "run_id=gone", *QUICK)
     lock = tmp_path / "checkpoints" / "gone" / ".lock"
     wait_until(lambda: lock.exists() and f'"pid": {proc.pid}' in lock.read_text(), proc)  # claimed, still starting
     proc.kill()
@@ -156,7 +147,7 @@ def test_run_id_and_ckpt_path_last_resume_a_run_past_the_default_1000_epochs(tmp
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow)])
 def test_a_signal_during_start_up_is_one_line(tmp_path, signum, code):
-    proc = start(tmp_path, *QUICK)
+    proc = start_train(tmp_path, *QUICK)
     time.sleep(0.5)  # importing torch and Lightning takes seconds: this lands during start-up
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -167,7 +158,7 @@ def test_a_signal_during_start_up_is_one_line(tmp_path, signum, code):
 @pytest.mark.slow
 def test_sigterm_stops_a_submitit_job_like_a_single_run(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    proc = start(tmp_path, "-m", "hydra/launcher=submitit_local", "run_id=sub", "seed=0", *LONG)
+    proc = start_train(tmp_path, "-m", "hydra/launcher=submitit_local", "run_id=sub", "seed=0", *LONG)
     last = tmp_path / "checkpoints" / "sub" / "0" / "last.ckpt"
     wait_until(last.exists, proc)
     (job,) = [p.name for p in (tmp_path / "multirun" / "sub" / ".submitit").iterdir() if p.name.isdigit()]

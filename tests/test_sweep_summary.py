@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import initialize_config_dir
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.cli.precheck import expand_config_sweeps
 from xor_lightning.views.sweep_summary import markdown_table, summarise, varying

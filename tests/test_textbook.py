@@ -9,7 +9,7 @@ import matplotlib.image
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.nets import Population
 from xor_lightning.core.verdict import prediction, right

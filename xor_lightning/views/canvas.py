@@ -92,16 +92,9 @@ def hstack(pieces: list[np.ndarray], gap: int = 0, align: str = "top") -> np.nda
 
 
 def vstack(pieces: list[np.ndarray], gap: int = 0, align: str = "left") -> np.ndarray:
-    """One above the other; ``align`` left or center."""
-    width = max(p.shape[1] for p in pieces)
-    height = sum(p.shape[0] for p in pieces) + gap * (len(pieces) - 1)
-    out = blank(height, width)
-    y = 0
-    for p in pieces:
-        x = 0 if align == "left" else (width - p.shape[1]) // 2
-        out[y:y + p.shape[0], x:x + p.shape[1]] = p
-        y += p.shape[0] + gap
-    return out
+    """One above the other; ``align`` left or center (hstack of the transposed pieces)."""
+    side = {"left": "top", "center": "center"}[align]
+    return np.ascontiguousarray(hstack([p.swapaxes(0, 1) for p in pieces], gap, side).swapaxes(0, 1))
 
 
 def wrap(pieces: list[np.ndarray], max_width: int, gap: int = 12) -> np.ndarray:

@@ -12,7 +12,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from tests.conftest import compose_config, run_cli
+from tests.helpers import compose_config, run_cli, train_config
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.evaluation import evaluate_module
 from xor_lightning.run.checkpoints import load_checkpoint
@@ -22,13 +22,6 @@ from xor_lightning.run.train import train
 from xor_lightning.views.figures import MEMBER_LINES, History, boundary_image
 
 FAST = ["early_stop.enabled=false", "trainer.max_epochs=6", "visuals.every_n_epochs=2", "visuals.members=2"]
-
-
-def _cfg(root, run_id, *overrides):
-    return compose_config("train", [
-        f"run_id={run_id}", f"paths.output_dir={root / 'outputs' / run_id}",
-        f"paths.checkpoint_dir={root / 'checkpoints'}", f"paths.log_dir={root / 'logs'}", *overrides,
-    ])
 
 
 def _events(log_dir) -> EventAccumulator:
@@ -52,7 +45,7 @@ def _hparam_metrics(acc: EventAccumulator) -> list[str]:
 def population_run(tmp_path_factory):
     """One 3-member run of 6 epochs with visuals every 2 epochs, shared by the checks below."""
     root = tmp_path_factory.mktemp("visuals")
-    metrics = train(_cfg(root, "pop", "seeds=3", *FAST))
+    metrics = train(train_config(root, "seeds=3", *FAST, run_id="pop"))
     return root, metrics
 
 
@@ -64,6 +57,8 @@ def test_event_files_hold_scalars_images_histograms_hparams(population_run):
         assert len(acc.Scalars(tag)) == 6, tag  # one per epoch
     for tag in ("hp/success_rate", "hp/epochs_to_solve_median", "hp/final_loss"):
         assert len(acc.Scalars(tag)) == 1, tag
+    assert "hp_metric" not in tags["scalars"]  # Lightning's placeholder would hide the real metrics
+    assert "_hparams_/session_start_info" in acc.summary_metadata
     # Before training (step 0), every 2 epochs, and at the end (epoch 6 = step 6, not repeated);
     # the best member is known only at the end.
     assert set(tags["images"]) == {"boundary/member", "units/member", "boundary/members", "boundary/best", "units/best"}
@@ -97,8 +92,8 @@ def test_report_png_is_written_into_the_run_folder(population_run):
 
 def test_hparams_have_the_same_keys_and_types_across_runs(population_run, tmp_path):
     root, metrics = population_run
-    other = train(_cfg(tmp_path, "other", "seeds=1", "optimizer=sgd", "model.hidden=[]", "loss=mse",
-                       "trainer.max_epochs=2", "visuals.images=false", "visuals.report=false"))
+    other = train(train_config(tmp_path, "seeds=1", "optimizer=sgd", "model.hidden=[]", "loss=mse",
+                               "trainer.max_epochs=2", "visuals.images=false", "visuals.report=false", run_id="other"))
     a, b = _events(metrics["log_dir"]), _events(other["log_dir"])
     assert _hparam_kinds(a) == _hparam_kinds(b)
     assert _hparam_metrics(a) == _hparam_metrics(b)

@@ -11,8 +11,8 @@ import time
 
 import pytest
 import torch
-from conftest import REPO, run_cli
 
+from tests.helpers import REPO, run_cli
 from xor_lightning.base.errors import UserError
 from xor_lightning.run.run_paths import run_paths
 from xor_lightning.run.train import train

@@ -1,4 +1,5 @@
-"""The success-rate interval: Wilson's closed forms and textbook values."""
+"""The statistics a run reports: the success rate's Wilson interval (closed forms, textbook values
+and an independent derivation), percentiles, the survival curve."""
 
 import math
 
@@ -25,6 +26,16 @@ def test_wilson_interval_known_values(k, n, low, high):
     assert hi == pytest.approx(high, abs=1e-4)
 
 
+@pytest.mark.parametrize("k, n", [(999, 1000), (1000, 1000), (3, 7), (1, 10000), (62, 100)])
+def test_wilson_bounds_are_the_roots_of_the_score_equation(k, n):
+    # The bounds are the x with (k/n - x)^2 = z^2 x (1 - x) / n: an independent derivation.
+    z, p = 1.959963984540054, k / n
+    a, b, c = 1 + z * z / n, -(2 * p + z * z / n), p * p
+    disc = math.sqrt(b * b - 4 * a * c)
+    roots = ((-b - disc) / (2 * a), (-b + disc) / (2 * a))
+    assert wilson_interval(k, n) == pytest.approx((max(0.0, roots[0]), min(1.0, roots[1])), abs=1e-9)
+
+
 def test_wilson_interval_narrows_with_more_seeds_and_stays_in_0_1():
     widths = [math.fsum((-a, b)) for a, b in (wilson_interval(n // 2, n) for n in (10, 100, 1000, 10000))]
     assert widths == sorted(widths, reverse=True)
@@ -39,6 +50,7 @@ def test_wilson_interval_rejects_empty_population():
 
 
 def test_percentile_matches_linear_interpolation():
+    assert percentile([7], 90) == 7
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([10, 20, 30, 40, 50], 90) == pytest.approx(46.0)
     assert percentile([], 50) is None

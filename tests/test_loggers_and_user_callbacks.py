@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import REPO, compose_config, run_cli
+from tests.helpers import REPO, compose_config, run_cli
 from xor_lightning.cli.main import main
 from xor_lightning.run.loggers import build_loggers, log_run_summary
 from xor_lightning.run.run_paths import RunPaths

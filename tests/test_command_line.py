@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from xor_lightning.cli.main import main
 
 

@@ -1,12 +1,10 @@
-"""Device choice (availability simulated, so it runs on any CPU machine) and the run statistics."""
-
-import math
+"""Device choice: auto prefers CUDA, then MPS, then CPU; an absent device is one line (availability
+simulated, so this runs on any CPU machine)."""
 
 import pytest
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.devices import choose_accelerator
-from xor_lightning.core.stats import percentile, wilson_interval
 
 CPU_ONLY = {"cuda": False, "mps": False, "cpu": True}
 CUDA = {"cuda": True, "mps": False, "cpu": True}
@@ -38,32 +36,3 @@ def test_an_absent_device_is_refused_in_one_line(requested, have):
 def test_unknown_device_lists_the_choices():
     with pytest.raises(UserError, match=r"device='tpu' is not a device; choose one of: auto, cpu, cuda, mps"):
         choose_accelerator("tpu", CPU_ONLY)
-
-
-@pytest.mark.parametrize(
-    "k, n, lo, hi",
-    [  # textbook values (Agresti & Coull 1998; Newcombe 1998) for the 95% Wilson score interval
-        (0, 10, 0.0, 0.2775328),
-        (5, 10, 0.2365931, 0.7634069),
-        (10, 10, 0.7224672, 1.0),
-    ],
-)
-def test_wilson_interval_matches_textbook_values(k, n, lo, hi):
-    assert wilson_interval(k, n) == pytest.approx((lo, hi), abs=1e-6)
-
-
-@pytest.mark.parametrize("k, n", [(999, 1000), (1000, 1000), (3, 7), (1, 10000), (62, 100)])
-def test_wilson_bounds_are_the_roots_of_the_score_equation(k, n):
-    # The bounds are the x with (k/n - x)^2 = z^2 x (1 - x) / n: an independent derivation.
-    z, p = 1.959963984540054, k / n
-    a, b, c = 1 + z * z / n, -(2 * p + z * z / n), p * p
-    disc = math.sqrt(b * b - 4 * a * c)
-    roots = ((-b - disc) / (2 * a), (-b + disc) / (2 * a))
-    assert wilson_interval(k, n) == pytest.approx((max(0.0, roots[0]), min(1.0, roots[1])), abs=1e-9)
-
-
-def test_percentile_interpolates_like_numpy():
-    assert percentile([], 50) is None
-    assert percentile([7], 90) == 7
-    assert percentile([1, 2, 3, 4], 50) == 2.5
-    assert percentile(list(range(1, 11)), 90) == pytest.approx(9.1)

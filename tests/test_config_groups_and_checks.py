@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.data import INPUTS, TruthTableDataModule
