@@ -73,6 +73,7 @@ def test_member_i_reports_what_its_lone_run_reports(train_cfg, tmp_path, optimiz
     assert len(stops) > 1, "the members should stop at different epochs for this test to mean anything"
 
 
+@pytest.mark.slow  # ~10 s: keeps the default run under 10 minutes on 2 cores; CI runs it
 def test_a_100000_seed_population_with_default_visuals_stays_within_4_gb(tmp_path):
     # A real process, so its peak RSS is the whole cost: build, fit, pictures, report, evaluation.
     res = run_cli("train", "seeds=100000", "trainer.max_epochs=3", "early_stop.enabled=false", "run_id=big", cwd=tmp_path)

@@ -55,6 +55,7 @@ def test_two_runs_started_in_the_same_second_use_distinct_folders(tmp_path):
         assert any((tmp_path / "logs" / run).glob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow  # ~10 s: keeps the default run under 10 minutes on 2 cores; CI runs it
 def test_joblib_multirun_jobs_use_distinct_folders(tmp_path):
     result = run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1",
                      "trainer.max_epochs=5", "device=cpu", cwd=tmp_path)

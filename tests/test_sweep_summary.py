@@ -60,6 +60,7 @@ def test_failed_and_diverged_jobs_are_marked_and_the_others_still_report(tmp_pat
     assert "| 1 | 0.02 | failed (" in table and "| 2 | 1e+30 | 0/6 (all diverged) |" in table
 
 
+@pytest.mark.slow  # ~10 s: keeps the default run under 10 minutes on 2 cores; CI runs it
 def test_joblib_launcher_runs_the_grid_in_parallel_processes(tmp_path):
     res = run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "loss=mse,bce_with_logits",
                   *TINY, cwd=tmp_path)
