@@ -1,4 +1,4 @@
-"""Shell completion as a user installs it: the README's eval line in a real bash, then Tab presses
+"""Shell completion as a user installs it: the eval line of docs/usage.md in a real bash, then Tab presses
 simulated the way bash does them (COMP_LINE, COMP_POINT, COMP_CWORD and the completion function)."""
 
 from __future__ import annotations

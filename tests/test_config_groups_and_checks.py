@@ -10,7 +10,7 @@ from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.data import INPUTS, TruthTableDataModule
 from xor_lightning.run.checks import check_train_config
-from xor_lightning.run.train import build_module
+from xor_lightning.run.trainer_setup import build_module
 
 GROUPS = ("model", "loss", "optimizer", "data", "device", "experiment")
 

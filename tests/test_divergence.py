@@ -15,7 +15,8 @@ from tests.helpers import run_cli
 from xor_lightning.core.data import TruthTableDataModule
 from xor_lightning.run.checkpoints import load_checkpoint
 from xor_lightning.run.run_paths import run_paths
-from xor_lightning.run.train import build_module, build_trainer, plan, train
+from xor_lightning.run.train import plan, train
+from xor_lightning.run.trainer_setup import build_module, build_trainer
 
 # Checked by hand: with lr=1e30 and SGD, 7 of these 8 relu members overflow to NaN, member 4 does not.
 MIXED = ("optimizer=sgd", "optimizer.lr=1e30", "model.activation=relu", "seeds=8", "early_stop.enabled=false", "device=cpu")
@@ -72,7 +73,8 @@ class PoisonMember(pl.Callback):
 def _fit(cfg, *callbacks):
     paths = run_paths(cfg)
     module = build_module(cfg)
-    built = build_trainer(cfg, paths, plan(cfg))
+    found = plan(cfg)
+    built = build_trainer(cfg, paths, found.accelerator, found.trainer_args)
     trainer, checkpoint = built.trainer, built.best
     trainer.callbacks.extend(callbacks)
     trainer.fit(module, datamodule=TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds))

@@ -138,9 +138,11 @@ def test_a_users_own_progress_bar_replaces_ours(train_cfg):
     from pytorch_lightning.callbacks import TQDMProgressBar
 
     from xor_lightning.run.run_paths import run_paths
-    from xor_lightning.run.train import build_trainer, plan
+    from xor_lightning.run.train import plan
+    from xor_lightning.run.trainer_setup import build_trainer
     from xor_lightning.views.progress import EpochProgressBar
 
     cfg = train_cfg("+callbacks.bar._target_=pytorch_lightning.callbacks.TQDMProgressBar", "progress.bar=true")
-    bar = build_trainer(cfg, run_paths(cfg), plan(cfg)).trainer.progress_bar_callback
+    found = plan(cfg)
+    bar = build_trainer(cfg, run_paths(cfg), found.accelerator, found.trainer_args).trainer.progress_bar_callback
     assert isinstance(bar, TQDMProgressBar) and not isinstance(bar, EpochProgressBar)

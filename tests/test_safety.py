@@ -207,7 +207,7 @@ from pathlib import Path
 from xor_lightning.core.diagnosis import Diagnosis
 from xor_lightning.core.evaluation import Evaluation
 from xor_lightning.run.run_paths import RunPaths
-from xor_lightning.run.train import write_outputs
+from xor_lightning.run.outputs import write_outputs
 k, out = 10000, Path(sys.argv[1])
 never = torch.full((k,), -1)
 ev = Evaluation(seed=0, probs=torch.full((k, 4), 0.25), losses=torch.ones(k), solved=torch.zeros(k, dtype=torch.bool),

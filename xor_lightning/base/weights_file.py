@@ -52,7 +52,7 @@ def resolve(value: str, key: str) -> Path:
     try:
         st = path.stat()
     except OSError:
-        raise UserError(f"{key}={value}: no such file; give a weights file (see README) or a shipped one: "
+        raise UserError(f"{key}={value}: no such file; give a weights file (docs/why-seeds-fail.md) or a shipped one: "
                         f"{', '.join(shipped())}") from None
     if not stat.S_ISREG(st.st_mode):
         raise UserError(f"{key}={value}: not a regular file; give a YAML or JSON file of weights")

@@ -29,7 +29,7 @@ examples:
   python -m xor_lightning evaluate checkpoint=checkpoints/<run>/best.ckpt
 
 'python -m xor_lightning COMMAND --help' lists that command's options; --version the version.
-Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (README: "Shell completion")."""
+Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (docs/usage.md: "Shell completion")."""
 
 COMMANDS = ("train", "evaluate")
 _NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}

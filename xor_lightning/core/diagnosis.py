@@ -21,7 +21,7 @@ trail (facts.py). The causes, checked in this order (the first that applies is t
   still learning  the loss fell steadily over the last samples of its trail (each interval by at
                   least 0.5%). ``more_epochs`` extrapolates the same samples: the sooner of its worst
                   row's p crossing 1/2 (linear) and its loss reaching the level below which every row
-                  must be right (log-linear). Rough by nature: README "Why a seed fails" measures it.
+                  must be right (log-linear). Rough by nature: docs/why-seeds-fail.md measures it.
   local minimum   the loss no longer moves (under 0.5% over the last trail interval; or a tiny
                   gradient), above a solution: typically three rows right.
   other           none of these: the loss moves, but not steadily (oscillating, noisy batches).

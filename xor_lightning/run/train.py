@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import inspect
-import io
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -14,33 +10,27 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.callbacks import Timer
-from pytorch_lightning.callbacks.progress import ProgressBar
 
-from xor_lightning.base.atomic_io import atomic_write_text
 from xor_lightning.base.errors import UserError
-from xor_lightning.core.block import GradClip, LoopPlan
+from xor_lightning.core.block import LoopPlan
 from xor_lightning.core.data import TruthTableDataModule
 from xor_lightning.core.devices import choose_accelerator
 from xor_lightning.core.diagnosis import Diagnosis, diagnose
 from xor_lightning.core.divergence import Diverged
 from xor_lightning.core.evaluation import Evaluation, evaluate_module
-from xor_lightning.core.facts import StopRule
 from xor_lightning.core.module import XORModule
 from xor_lightning.run.checkpoints import (
-    AtomicCheckpointIO,
-    BestCheckpoint,
-    LastCheckpoint,
-    RunInfo,
     load_checkpoint,
     task_overrides,
 )
 from xor_lightning.run.checks import check_train_config
-from xor_lightning.run.extra_callbacks import build_callbacks, check_callbacks
-from xor_lightning.run.interrupt import Interrupted, StopOnInterrupt
+from xor_lightning.run.extra_callbacks import check_callbacks
+from xor_lightning.run.interrupt import Interrupted
 from xor_lightning.run.lightning_logging import quiet_lightning
-from xor_lightning.run.loggers import build_loggers, check_loggers, log_run_summary
+from xor_lightning.run.loggers import check_loggers, log_run_summary
+from xor_lightning.run.outputs import hparams_for_tensorboard, nan_if_none, write_outputs
 from xor_lightning.run.resume import resume_path
 from xor_lightning.run.run_paths import (
     RunPaths,
@@ -50,103 +40,11 @@ from xor_lightning.run.run_paths import (
     holds_its_folders,
     run_paths,
 )
-from xor_lightning.views.progress import progress_callbacks
+from xor_lightning.run.trainer_setup import Built, build_module, build_trainer, loop_plan, torch_threads, trainer_args
 from xor_lightning.views.run_report import write_report
 from xor_lightning.views.tables import summary_lines
-from xor_lightning.views.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
-
-# Trainer arguments a run decides itself, with what to use instead (one line each when refused).
-_NO_VALIDATION_CADENCE = "every epoch is evaluated on the whole table inside its block; there is no separate validation cadence"
-_OWN_TRAINER_ARGS = {
-    "accelerator": "use device=", "devices": "use device=", "precision": "use device.precision",
-    "logger": "use logger=tensorboard|csv|mlflow", "callbacks": "use callbacks.NAME (callbacks=lr_monitor)",
-    "default_root_dir": "use paths.*",
-    "max_steps": "steps are hidden inside blocks of epochs; use trainer.max_epochs (table epochs)",
-    "min_steps": "steps are hidden inside blocks of epochs; use trainer.min_epochs (table epochs)",
-    "check_val_every_n_epoch": _NO_VALIDATION_CADENCE, "val_check_interval": _NO_VALIDATION_CADENCE,
-    "limit_val_batches": _NO_VALIDATION_CADENCE, "num_sanity_val_steps": _NO_VALIDATION_CADENCE,
-    "limit_train_batches": "one training step is a block of epochs; use trainer.max_epochs",
-    "overfit_batches": "one training step is a block of epochs; use trainer.max_epochs",
-    "accumulate_grad_batches": "an epoch's batches are set by data.batch_size",
-    "enable_checkpointing": "best.ckpt and last.ckpt are how a run is evaluated and resumed",
-    "barebones": "it turns off the logging and checkpoints a run reports from",
-    "log_every_n_steps": "scalars are logged for every table epoch",
-    "enable_progress_bar": "use progress.bar=true|false|auto (it counts table epochs)",
-    "reload_dataloaders_every_n_epochs": "the table never changes", "plugins": "checkpoints are written atomically by the run",
-    "strategy": "a population trains on one device", "num_nodes": "a population trains on one device",
-}
-# Trainer arguments the block loop implements itself (counted in table epochs, clipped per member).
-_LOOP_TRAINER_ARGS = ("max_epochs", "min_epochs", "gradient_clip_val", "gradient_clip_algorithm")
-
-
-def _trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
-    """The trainer.* keys passed through to pytorch_lightning.Trainer (checked)."""
-    args = OmegaConf.to_container(trainer_cfg, resolve=True)
-    valid = inspect.signature(pl.Trainer.__init__).parameters
-    for key in args:
-        if key in _OWN_TRAINER_ARGS:
-            raise UserError(f"trainer.{key} is not available: {_OWN_TRAINER_ARGS[key]}")
-        if key not in valid:
-            raise UserError(f"trainer.{key} is not an argument of pytorch_lightning.Trainer")
-    return {k: v for k, v in args.items() if k not in _LOOP_TRAINER_ARGS}
-
-
-def _grad_clip(trainer_cfg: DictConfig) -> GradClip | None:
-    value = trainer_cfg.get("gradient_clip_val")
-    algorithm = trainer_cfg.get("gradient_clip_algorithm") or "norm"
-    if algorithm not in ("norm", "value"):
-        raise UserError(f"trainer.gradient_clip_algorithm={algorithm!r} is not valid; choose one of: norm, value")
-    if value is None or value == 0:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise UserError(f"trainer.gradient_clip_val={value!r} is not valid; expected a number >= 0 (0 or null: no clipping)")
-    return GradClip(float(value), algorithm)
-
-
-# Below this many seeds one thread is as fast as two on a quiet machine, and next to one busy
-# process two threads were 2-5x slower (benchmarks/threads.py; README "Speed").
-ONE_THREAD_BELOW = 5000
-
-
-def torch_threads(cfg: DictConfig) -> int | None:
-    """``torch_threads``, or when null: 1 for small populations and for jobs that run side by side
-    (a parallel launcher), else None (torch's default: one per core). checks.py validates it."""
-    value = cfg.get("torch_threads")
-    if value is not None:
-        return value
-    return 1 if cfg.seeds < ONE_THREAD_BELOW or _jobs_side_by_side() else None
-
-
-def _jobs_side_by_side() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return False
-    target = str(HydraConfig.get().launcher.get("_target_", ""))
-    return not target.endswith("BasicLauncher")  # joblib, submitit: several jobs share the machine
-
-
-def loop_plan(cfg: DictConfig) -> LoopPlan:
-    """How the module trains: blocks, their cadences, the early stop and gradient clipping."""
-    stop = StopRule(float(cfg.early_stop.margin), int(cfg.trainer.get("min_epochs") or 0)) if cfg.early_stop.enabled else None
-    return LoopPlan(
-        max_epochs=int(cfg.trainer.max_epochs), block_epochs=int(cfg.block_epochs),
-        cadences=(int(cfg.visuals.every_n_epochs), int(cfg.checkpoint.last_every_n_epochs)),
-        stop=stop, clip=_grad_clip(cfg.trainer),
-    )
-
-
-def build_module(cfg: DictConfig, loop: LoopPlan | None = None) -> XORModule:
-    def plain(node: DictConfig) -> dict:
-        return OmegaConf.to_container(node, resolve=True)
-
-    return XORModule(
-        model=plain(cfg.model), loss=plain(cfg.loss), optimizer=plain(cfg.optimizer),
-        seed=cfg.seed, seeds=cfg.seeds, loop=loop or loop_plan(cfg),
-    )
-
 
 @dataclass(frozen=True)
 class TrainPlan:
@@ -162,9 +60,9 @@ class TrainPlan:
 def plan(cfg: DictConfig) -> TrainPlan:
     """The checks whose results the run itself uses, in the order they are reported."""
     check_train_config(cfg)
-    trainer_args, loop = _trainer_args(cfg.trainer), loop_plan(cfg)
+    passed, loop = trainer_args(cfg.trainer), loop_plan(cfg)
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
-    return TrainPlan(accelerator, resume_path(cfg, checkpoint_dir(cfg)), trainer_args, loop, torch_threads(cfg))
+    return TrainPlan(accelerator, resume_path(cfg, checkpoint_dir(cfg)), passed, loop, torch_threads(cfg))
 
 
 def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
@@ -181,88 +79,6 @@ def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
     check_output_dirs(cfg, multirun)
     check_run_folder(cfg, multirun)
     return found
-
-
-@dataclass(frozen=True)
-class Built:
-    """The trainer and our callbacks that train() reads after fit."""
-
-    trainer: pl.Trainer
-    best: BestCheckpoint
-    visuals: VisualsCallback
-    interrupt: StopOnInterrupt
-
-
-def build_trainer(cfg: DictConfig, paths: RunPaths, found: TrainPlan) -> Built:
-    best = BestCheckpoint(paths.checkpoint_dir, cfg.checkpoint.last_every_n_epochs)
-    v = cfg.visuals
-    visuals = VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms, v.member)
-    interrupt = StopOnInterrupt()
-    callbacks: list[pl.Callback] = [
-        best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
-        interrupt, RunInfo(paths.name, cfg), visuals,
-    ]
-    user = build_callbacks(cfg)  # the user's own (callbacks: in train.yaml), after ours
-    if not any(isinstance(c, ProgressBar) for c in user):  # a user's own progress bar replaces ours
-        callbacks.extend(progress_callbacks(cfg.progress, int(cfg.trainer.max_epochs)))
-    callbacks.extend(user)
-    trainer = pl.Trainer(
-        accelerator=found.accelerator, devices=1, precision=cfg.device.precision,
-        logger=build_loggers(cfg, paths), callbacks=callbacks, default_root_dir=paths.output_dir,
-        # Lightning counts blocks; the module counts table epochs and stops at trainer.max_epochs.
-        max_epochs=-1, min_epochs=None,
-        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
-        enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
-        plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
-        **found.trainer_args,
-    )
-    return Built(trainer, best, visuals, interrupt)
-
-
-def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
-    """Flat scalars with the same keys and types for every run, so HParams can compare runs."""
-    model, opt = cfg.model, cfg.optimizer
-    return {
-        "seed": int(cfg.seed), "seeds": int(cfg.seeds),
-        "model/hidden": ",".join(str(w) for w in model.hidden) or "none",
-        "model/activation": str(model.activation), "model/init": str(model.init),
-        "model/init_std": float(model.init_std), "loss": str(cfg.loss.name),
-        "optimizer": str(opt._target_).rsplit(".", 1)[-1], "optimizer/lr": float(opt.lr),
-        "optimizer/weight_decay": float(opt.get("weight_decay", 0.0)),
-        "optimizer/momentum": float(opt.get("momentum", 0.0)),
-        "data/batch_size": int(cfg.data.batch_size or 4), "trainer/max_epochs": int(cfg.trainer.max_epochs),
-    }
-
-
-def _nan_if_none(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
-
-
-MEMBER_COLUMNS = ["member", "seed", "solved", "epochs_to_solve", "best_epoch", "final_loss", "epochs_trained",
-                  "diverged", "cause", "more_epochs"]
-
-
-def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
-    """One row per member: its own run's facts, as a lone run of its seed would report them, and
-    why it failed if it did."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(MEMBER_COLUMNS)
-    for i, (solved, first, best, loss, trained, diverged, cause, more) in enumerate(zip(
-        ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
-        ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs,
-    )):
-        writer.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "",
-                         best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause,
-                         "" if more is None else more])
-    return out.getvalue()
-
-
-def write_outputs(paths: RunPaths, metrics: dict, ev: Evaluation, diagnosis: Diagnosis) -> None:
-    # Whole files or none (atomic_io): a full disk never leaves a truncated members.csv that looks
-    # complete; metrics.json last, so its presence means the job finished.
-    atomic_write_text(paths.output_dir / "members.csv", members_csv(ev, diagnosis))
-    atomic_write_text(paths.output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
 
 def _resume_hint(epochs: int, last: str) -> str:
@@ -357,7 +173,7 @@ def _fit(cfg: DictConfig, found: TrainPlan, paths: RunPaths) -> tuple[Built, XOR
     pl.seed_everything(cfg.seed, verbose=False)
     module = build_module(cfg, found.loop)
     datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
-    built = build_trainer(cfg, paths, found)
+    built = build_trainer(cfg, paths, found.accelerator, found.trainer_args)
     built.trainer.fit(module, datamodule=datamodule, ckpt_path=found.resume)
     return built, module, time.perf_counter() - start
 
@@ -376,7 +192,7 @@ def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: 
         trainer.loggers, hparams_for_tensorboard(cfg),
         {
             "hp/success_rate": metrics["success_rate"],
-            "hp/epochs_to_solve_median": _nan_if_none(metrics["epochs_to_solve"]["median"]),
+            "hp/epochs_to_solve_median": nan_if_none(metrics["epochs_to_solve"]["median"]),
             "hp/final_loss": metrics["final_loss"],
         },
         step=epochs,
