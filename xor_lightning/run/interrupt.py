@@ -94,7 +94,7 @@ class StopOnInterrupt(pl.Callback):
             connector.received_sigterm = False
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Runs after the epoch's validation, when ModelCheckpoint has already saved last.ckpt.
+        # At the end of a block of epochs (Lightning's epoch); train() then writes the final last.ckpt.
         if self.requested:
             trainer.should_stop = True
 
