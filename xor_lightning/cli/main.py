@@ -93,12 +93,12 @@ def _stop_now(signum: int, frame: object) -> None:
 
 def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     from xor_lightning.base.errors import UserError
-    from xor_lightning.base.overrides import place, split_args
+    from xor_lightning.base.overrides import MULTIRUN, place, split_args
     from xor_lightning.cli.precheck import NotComposed, precheck
     from xor_lightning.run.run_id import decide
 
     show_config = bool(_SHOW_CONFIG.intersection(rest))
-    if show_config and {"-m", "--multirun"}.intersection(rest):
+    if show_config and MULTIRUN.intersection(rest):
         # Hydra answers this with a traceback; say it in one line.
         print("error: --cfg shows one job's config: leave out -m (and give one value per key)", file=sys.stderr)
         return 2
@@ -110,7 +110,7 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
             rest = place(rest, [f"run_id={run_id}"] if run_id else [])
             extra, jobs = precheck(command, rest)
             rest = place(rest, extra)  # a resumed run's own trainer.max_epochs
-            if {"-m", "--multirun"}.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
+            if MULTIRUN.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
     except UserError as exc:
