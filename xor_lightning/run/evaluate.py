@@ -22,26 +22,32 @@ from xor_lightning.views.tables import summary_lines
 log = logging.getLogger(__name__)
 
 
-def preflight(cfg: DictConfig) -> str:
-    """Every check of an evaluate command, run by precheck before Hydra starts; returns the device."""
-    source = check_source(cfg)
+def _device(cfg: DictConfig) -> str:
+    """The checks that need no file read: one source, picture paths, the device."""
+    check_source(cfg)
     check_boundary_path(cfg.boundary)
     check_boundary_path(cfg.space, "space")
-    device = choose_accelerator(str(cfg.device.accelerator), key="device")
+    return choose_accelerator(str(cfg.device.accelerator), key="device")
+
+
+def preflight(cfg: DictConfig) -> str:
+    """Every check of an evaluate command, run by precheck before Hydra starts; returns the device."""
+    device = _device(cfg)
     # The member count from the file's checked summary (read once per file version, resume.py).
-    members = checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"] if source == "checkpoint" else 1
-    if source == "weights":
+    members = checkpoint_summary(cfg.checkpoint, key="checkpoint")["seeds"] if cfg.checkpoint is not None else 1
+    if cfg.checkpoint is None:
         hand_module(cfg.weights)  # the file and the network it describes
     check_member(cfg.member, members)
     return device
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    device = preflight(cfg)  # in the job too: a library call gets the same checks and one-line errors
+    device = _device(cfg)  # the rest of preflight is the loading itself, so the file is read once here
     if cfg.checkpoint is not None:
         module = load_checkpoint(cfg.checkpoint, map_location=device)
     else:
         module = hand_module(cfg.weights, device)
+    check_member(cfg.member, module.net.members)
     ev = evaluate_module(module)
     member = cfg.member
     bad = non_finite_members(module)
