@@ -49,3 +49,14 @@ def start_train(cwd: Path, *args: str) -> subprocess.Popen:
     """``python -m xor_lightning train ARGS`` started and left running (to signal or race it)."""
     return subprocess.Popen([sys.executable, "-m", "xor_lightning", "train", *args], cwd=cwd, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def assert_refused_in_process(args: list[str], message: str, folder: Path, capsys) -> None:
+    """``main(args)`` run in this process from ``folder`` (the caller chdirs there): exit 2, one
+    stderr line starting with ``message``, and nothing written into ``folder``."""
+    from xor_lightning.cli.main import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
+    assert not any(folder.iterdir()), "nothing is written for bad input"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import assert_refused_in_process, run_cli
 from xor_lightning.cli.main import main
 
 
@@ -58,10 +58,7 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(message) and err.count("\n") == 1, err
-    assert not any(tmp_path.iterdir()), "nothing is written for bad input"
+    assert_refused_in_process(args, message, tmp_path, capsys)
 
 
 def test_bad_input_through_the_real_cli_exits_2_without_traceback(tmp_path):

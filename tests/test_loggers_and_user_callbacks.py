@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.helpers import REPO, compose_config, run_cli
-from xor_lightning.cli.main import main
+from tests.helpers import REPO, assert_refused_in_process, compose_config, run_cli
 from xor_lightning.run.loggers import build_loggers, log_run_summary
 from xor_lightning.run.run_paths import RunPaths
 from xor_lightning.run.train import train
@@ -128,10 +127,7 @@ def test_ready_and_own_callbacks_run_beside_ours(tmp_path):
 )
 def test_a_bad_logger_or_callback_is_one_line_before_anything_runs(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["train", *args]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(message) and err.count("\n") == 1, err
-    assert not any(tmp_path.iterdir())
+    assert_refused_in_process(["train", *args], message, tmp_path, capsys)
 
 
 def test_a_users_own_progress_bar_replaces_ours(train_cfg):
