@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from xor_lightning.base.errors import UserError
+from xor_lightning.run.checkpoint_sections import check_sections
 from xor_lightning.run.checkpoints import RUN_KEY, SAME, settings
 
 MAX_EPOCHS = "trainer.max_epochs"
@@ -29,6 +30,8 @@ def _summary(path: str, key: str, identity: tuple) -> dict[str, Any]:
 
     ckpt = read_checkpoint(path, key)
     info = ckpt.get(RUN_KEY)
+    if "optimizer_states" in ckpt:  # a training state: every section a resume restores is checked now
+        check_sections(ckpt, Path(path), key, RUN_KEY)
     return {"info": info if isinstance(info, dict) else {}, "epochs_done": epochs_done(ckpt),
             "seeds": ckpt["hyper_parameters"]["seeds"], "weights_only": "optimizer_states" not in ckpt}
 

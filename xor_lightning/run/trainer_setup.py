@@ -138,6 +138,7 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str, passed: di
     if not any(isinstance(c, ProgressBar) for c in user):  # a user's own progress bar replaces ours
         callbacks.extend(progress_callbacks(cfg.progress, int(cfg.trainer.max_epochs)))
     callbacks.extend(user)
+    io = AtomicCheckpointIO()  # a kill -9 never leaves a half-written checkpoint; a resume reads checked data only
     trainer = pl.Trainer(
         accelerator=accelerator, devices=1, precision=cfg.device.precision,
         logger=build_loggers(cfg, paths), callbacks=callbacks, default_root_dir=paths.output_dir,
@@ -145,7 +146,8 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str, passed: di
         max_epochs=-1, min_epochs=None,
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
-        plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
+        plugins=[io],
         **passed,
     )
+    io.trainer = trainer
     return Built(trainer, best, visuals, interrupt)
