@@ -171,3 +171,12 @@ def test_evaluate_reads_only_the_weights_and_their_settings(owner, tmp_path, mon
     assert "rows right" in capsys.readouterr().out
     assert victim.read_text() == "keep me"
     assert {k: v for k, v in tree(root).items() if k in before} == before  # evaluate writes only its own output folder
+
+
+def test_docs_say_what_is_done_with_every_section():
+    from tests.helpers import REPO
+    from xor_lightning.run.checkpoint_sections import SECTIONS
+
+    docs = (REPO / "docs" / "security.md").read_text()
+    for name in SECTIONS:
+        assert all(f"`{part.strip()}`" in docs for part in name.split(",")) or name in docs, name
