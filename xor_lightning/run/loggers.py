@@ -56,7 +56,7 @@ def _run_arguments(node: DictConfig, paths: RunPaths) -> dict[str, Any]:
     if kind == "TensorBoardLogger":  # events straight in logs/<run>/, as tensorboard --logdir logs expects
         out = {"save_dir": str(paths.log_root), "name": paths.name, "version": ""}
     elif kind == "CSVLogger":  # logs/<run>/csv/metrics.csv: its own folder, since CSVLogger clears metrics.csv there
-        out = {"save_dir": str(paths.log_root), "name": paths.name, "version": "csv"}
+        out = {"save_dir": str(paths.log_root), "name": paths.name, "version": _fresh_csv_version(paths)}
     elif kind == "MLFlowLogger":
         out = {"run_name": paths.name}
         if node.get("tracking_uri") is None:
@@ -68,6 +68,17 @@ def _run_arguments(node: DictConfig, paths: RunPaths) -> dict[str, Any]:
             # "no server, plain files" needs. A user's own setting wins.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return {k: v for k, v in out.items() if k not in given or node.get(k) is None}
+
+
+def _fresh_csv_version(paths: RunPaths) -> str:
+    """``csv`` for a run's first part; a resumed part gets ``csv-2``, ``csv-3``, ... next to it, since
+    Lightning's CSVLogger deletes a metrics.csv it finds in its folder (what the run wrote before)."""
+    folder = Path(paths.log_root) / paths.name
+    version, n = "csv", 1
+    while (folder / version / "metrics.csv").exists():
+        n += 1
+        version = f"csv-{n}"
+    return version
 
 
 def log_run_summary(loggers: list, params: dict[str, Any], final: dict[str, float], step: int,
