@@ -31,7 +31,7 @@ from xor_lightning.run.interrupt import Interrupted
 from xor_lightning.run.lightning_logging import quiet_lightning
 from xor_lightning.run.loggers import check_loggers, log_run_summary
 from xor_lightning.run.outputs import hparams_for_tensorboard, nan_if_none, write_outputs
-from xor_lightning.run.resume import resume_path
+from xor_lightning.run.resume import checkpoint_summary, resume_path
 from xor_lightning.run.run_paths import (
     RunPaths,
     check_output_dirs,
@@ -55,6 +55,7 @@ class TrainPlan:
     trainer_args: dict[str, Any]
     loop: LoopPlan
     threads: int | None
+    start_epochs: int = 0  # epochs the resumed checkpoint has trained (0 for a fresh run)
 
 
 def plan(cfg: DictConfig) -> TrainPlan:
@@ -62,7 +63,9 @@ def plan(cfg: DictConfig) -> TrainPlan:
     check_train_config(cfg)
     passed, loop = trainer_args(cfg.trainer), loop_plan(cfg)
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
-    return TrainPlan(accelerator, resume_path(cfg, checkpoint_dir(cfg)), passed, loop, torch_threads(cfg))
+    resume = resume_path(cfg, checkpoint_dir(cfg))
+    start = checkpoint_summary(resume)["epochs_done"] if resume is not None else 0
+    return TrainPlan(accelerator, resume, passed, loop, torch_threads(cfg), start)
 
 
 def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
@@ -100,24 +103,27 @@ STOP_REASONS = {
     "diverged": "stopped: every member diverged",
     "max_epochs": "reached trainer.max_epochs",
     "max_time": "stopped: trainer.max_time ran out",
-    "fast_dev_run": "stopped: trainer.fast_dev_run trains one block only",
-    "callback": "stopped by a callback",
+    "timer": "stopped: the Timer callback's duration ran out",
+    "fast_dev_run": "stopped: trainer.fast_dev_run trains one block only and writes no best.ckpt",
+    "callback": "stopped by a callback (its trainer.should_stop)",
 }
 
 
-def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int) -> str:
-    """Why fit ended, from what the run really saw (interruptions are raised before this)."""
+def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int, max_time: bool = False) -> str:
+    """Why fit ended, from what the run really saw (interruptions are raised before this).
+    ``max_time``: trainer.max_time was given (Lightning runs it as a Timer of its own)."""
     if bool(module.facts.diverged.all()):
         return "diverged"
+    if trainer.fast_dev_run:  # a debug run: one block, whatever else happened inside it
+        return "fast_dev_run"
     if module.run_over:
         return "all_solved"
     if int(module.epochs_done) >= max_epochs:
         return "max_epochs"
-    if trainer.fast_dev_run:
-        return "fast_dev_run"
-    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-    if timer is not None and timer.time_remaining() is not None and timer.time_remaining() <= 0:
-        return "max_time"
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)
+                  and c.time_remaining() is not None and c.time_remaining() <= 0), None)
+    if timer is not None:
+        return "max_time" if max_time else "timer"
     return "callback"
 
 
@@ -130,18 +136,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     built, module, fit_seconds = _fit(cfg, found, paths)
     epochs = int(module.epochs_done)
     last = _save_last(built, paths, epochs)
-    best = built.best.best_model_path or last
-    best_module = load_checkpoint(best, "cpu", key="best checkpoint")
+    best = built.best.best_model_path or None  # none under fast_dev_run: then the final weights are evaluated
+    best_module = load_checkpoint(best or last, "cpu", key="best checkpoint")
     # Predictions of each member's best weights; the per-epoch facts of the whole run.
     ev = evaluate_module(best_module, module.facts.cpu(), epochs)
     diagnosis = diagnose(module, ev.solved, ev.diverged)
     built.visuals.log_best(built.trainer.logger, best_module, epochs, ev.best_member(), ev.solved)
-    reason = stop_reason(built.trainer, module, int(cfg.trainer.max_epochs))
+    reason = stop_reason(built.trainer, module, int(cfg.trainer.max_epochs), cfg.trainer.get("max_time") is not None)
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
         "causes": diagnosis.counts(),  # why the members that did not solve it failed (diagnosis.py)
         "epochs_trained": epochs,
+        "epochs_this_process": epochs - found.start_epochs,  # a resumed run: what this command added
         "stop_reason": reason,
         "stopped_early": reason == "all_solved",
         "best_checkpoint": best,
@@ -157,11 +164,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _report(cfg, paths, best_module, ev, built, diagnosis)
     if reason == "diverged":
         raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
-    log.info(
-        f"trained {epochs} epochs in {fit_seconds:.1f}s on {found.accelerator} ({STOP_REASONS[reason]}); "
-        f"best checkpoint {best}; metrics {paths.output_dir / 'metrics.json'}"
-    )
+    log.info(_last_line(found, epochs, fit_seconds, reason, best, last, paths))
     return metrics
+
+
+def _last_line(found: TrainPlan, epochs: int, fit_seconds: float, reason: str, best: str | None, last: str,
+               paths: RunPaths) -> str:
+    trained = f"trained {epochs} epochs"
+    if found.start_epochs:
+        trained = f"trained {epochs - found.start_epochs} epochs in this process (epochs {found.start_epochs + 1}-{epochs} of the run)"
+    checkpoint = f"best checkpoint {best}" if best else f"no best.ckpt written; evaluated the last checkpoint {last}"
+    return (f"{trained} in {fit_seconds:.1f}s on {found.accelerator} ({STOP_REASONS[reason]}); {checkpoint}; "
+            f"metrics {paths.output_dir / 'metrics.json'}")
 
 
 def _fit(cfg: DictConfig, found: TrainPlan, paths: RunPaths) -> tuple[Built, XORModule, float]:
