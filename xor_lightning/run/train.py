@@ -172,7 +172,8 @@ def _last_line(found: TrainPlan, epochs: int, fit_seconds: float, reason: str, b
                paths: RunPaths) -> str:
     trained = f"trained {epochs} epochs"
     if found.start_epochs:
-        trained = f"trained {epochs - found.start_epochs} epochs in this process (epochs {found.start_epochs + 1}-{epochs} of the run)"
+        start = found.start_epochs
+        trained = f"trained {epochs - start} epochs in this process (epochs {start + 1}-{epochs} of the run)"
     checkpoint = f"best checkpoint {best}" if best else f"no best.ckpt written; evaluated the last checkpoint {last}"
     return (f"{trained} in {fit_seconds:.1f}s on {found.accelerator} ({STOP_REASONS[reason]}); {checkpoint}; "
             f"metrics {paths.output_dir / 'metrics.json'}")
