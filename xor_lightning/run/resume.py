@@ -116,10 +116,10 @@ def _check_same_settings(cfg: DictConfig, path: Path, info: dict[str, Any]) -> N
         diff = _first_difference(info["settings"].get(key), now[key], key)
         if diff:
             name, then, given = diff
-            hint = " ".join(str(o) for o in info.get("overrides", [])) or "(no overrides)"
             raise UserError(
-                f"ckpt_path={path}: it was trained with {name}={then!r}, not {given!r}; "
-                f"resume with the run's own settings: {hint}"
+                f"ckpt_path={path}: it was trained with {name}={then!r}, not {given!r}; a resumed run takes its "
+                f"settings from its checkpoint: leave out what sets {name} (or start a fresh run "
+                f"without ckpt_path)"
             )
 
 
@@ -146,16 +146,23 @@ def recorded_max_epochs(info: dict[str, Any]) -> int | None:
 
 
 def resume_defaults(cfg: DictConfig, overrides: list[str], checkpoint_dir: Path) -> list[str]:
-    """Overrides a resumed run takes from its own record unless the command line gives them:
-    ``trainer.max_epochs`` (so ``run_id=<run> ckpt_path=last`` continues a run past the default 1000)."""
-    if cfg.get("ckpt_path") is None or any(o.lstrip("+~").startswith(f"{MAX_EPOCHS}=") for o in overrides):
+    """Overrides a resumed run takes from its own record unless the command line gives them: its
+    settings (resume_overrides.py) and ``trainer.max_epochs`` (so ``run_id=<run> ckpt_path=last``
+    continues a run of 200 seeds past the default 1000 epochs without retyping a word)."""
+    from xor_lightning.run.resume_overrides import from_record
+
+    if cfg.get("ckpt_path") is None:
         return []
     try:
         info = checkpoint_summary(_checkpoint_file(cfg, checkpoint_dir))["info"]
     except UserError:
         return []  # resume_path says what is wrong with it
+    extra = from_record(info, overrides, settings(cfg))
     own = recorded_max_epochs(info)
-    return [f"{MAX_EPOCHS}={own}"] if own is not None and own != cfg.trainer.max_epochs else []
+    typed = any(o.lstrip("+~").startswith(f"{MAX_EPOCHS}=") for o in overrides)
+    if not typed and own is not None and own != cfg.trainer.max_epochs:
+        extra.append(f"{MAX_EPOCHS}={own}")
+    return extra
 
 
 def _first_difference(then: Any, now: Any, key: str) -> tuple[str, Any, Any] | None:
