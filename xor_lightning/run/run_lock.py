@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from xor_lightning.base.bounded_parse import load_json
 from xor_lightning.base.errors import UserError
 
 try:
@@ -139,7 +140,8 @@ def _lock(path: Path, who: str, folder: Path) -> IO[str]:
 
 def _holder(path: Path) -> dict:
     try:
-        info = json.loads(path.read_text() or "{}")
+        with open(path) as fh:  # written by a run as one short line; anything else is not a holder
+            info = load_json(fh.read(4096) or "{}", max_depth=2)
     except (OSError, ValueError):
         return {}
     return info if isinstance(info, dict) else {}
