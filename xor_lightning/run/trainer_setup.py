@@ -20,6 +20,7 @@ from xor_lightning.run.extra_callbacks import build_callbacks
 from xor_lightning.run.interrupt import StopOnInterrupt
 from xor_lightning.run.loggers import build_loggers
 from xor_lightning.run.run_paths import RunPaths
+from xor_lightning.run.trainer_checks import check_trainer_values
 from xor_lightning.views.progress import progress_callbacks
 from xor_lightning.views.tb_visuals import VisualsCallback
 
@@ -56,6 +57,7 @@ def trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
             raise UserError(f"trainer.{key} is not available: {_OWN_TRAINER_ARGS[key]}")
         if key not in valid:
             raise UserError(f"trainer.{key} is not an argument of pytorch_lightning.Trainer")
+    check_trainer_values(args)
     return {k: v for k, v in args.items() if k not in _LOOP_TRAINER_ARGS}
 
 
@@ -144,10 +146,10 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str, passed: di
         logger=build_loggers(cfg, paths), callbacks=callbacks, default_root_dir=paths.output_dir,
         # Lightning counts blocks; the module counts table epochs and stops at trainer.max_epochs.
         max_epochs=-1, min_epochs=None,
-        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
+        num_sanity_val_steps=0, log_every_n_steps=1,
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         plugins=[io],
-        **passed,
+        **{"enable_model_summary": False, **passed},  # +trainer.enable_model_summary=true asks for it
     )
     io.trainer = trainer
     return Built(trainer, best, visuals, interrupt)
