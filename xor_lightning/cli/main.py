@@ -34,6 +34,7 @@ Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (do
 COMMANDS = ("train", "evaluate")
 _NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
 _SHOW_CONFIG = {"--cfg", "-c"}
+_COMPLETION = {"--shell-completion", "-sc"}  # its words are a half-typed line, not overrides
 
 
 def version() -> str:
@@ -119,6 +120,14 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
             return exc.exit_code
         problem = exc  # --cfg: print the config first, then say what is wrong with it
 
+    if _NO_PRECHECK.intersection(rest) and not _COMPLETION.intersection(rest):
+        from xor_lightning.cli.override_errors import parse_all
+
+        try:  # --help and --info apply the overrides too: Hydra's parser would answer in a traceback
+            parse_all([o for o in split_args(rest)[0] if "=" in o])
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     sys.argv = [f"xor-lightning {command}", *rest]
     if show_config or _NO_PRECHECK.intersection(rest):
         from xor_lightning.cli.config_app import config_app  # answers without importing torch

@@ -12,7 +12,6 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -20,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 from xor_lightning.base.overrides import split_args
+from xor_lightning.cli.override_errors import parse_all
 from xor_lightning.run.run_paths import unresolved
 
 _PRINT_ONLY = {"--cfg", "-c"}  # Hydra prints the config and runs nothing: no run folder to claim
@@ -32,9 +32,9 @@ class NotComposed(UserError):
 
 def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as exc:
-        raise NotComposed(_first_line(exc)) from None
+        parsed = parse_all(overrides)
+    except ValueError as exc:
+        raise NotComposed(str(exc)) from None
     if not multirun:
         return [overrides]
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
