@@ -221,11 +221,23 @@ def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
             raise unresolved(full, raw, exc) from None
 
 
+def _check_no_chdir(cfg: DictConfig) -> None:
+    """Every folder of a run is resolved from where the command starts: changing into hydra.run.dir
+    would put checkpoints and logs under it while the lock stays here, and the run could not be resumed."""
+    chdir = OmegaConf.select(cfg, "hydra.job.chdir")
+    if chdir not in (None, False):
+        raise UserError(f"hydra.job.chdir={str(chdir).lower()} is not supported: a run's folders (paths.checkpoint_dir, "
+                        "paths.log_dir, its lock) are resolved from the folder the command starts in, and moving into "
+                        "hydra.run.dir would split them and leave the run unresumable; leave it false (paths.* and "
+                        "hydra.run.dir choose where things go)")
+
+
 def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
     from xor_lightning.run.evaluate import preflight as evaluate_preflight
     from xor_lightning.run.train import preflight as train_preflight
 
     _check_resolvable(cfg)
+    _check_no_chdir(cfg)
     if multirun:
         _check_launcher(cfg)
     if command == "train":
