@@ -93,7 +93,7 @@ def _stop_now(signum: int, frame: object) -> None:
 
 
 def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
-    from xor_lightning.base.errors import UserError
+    from xor_lightning.base.errors import RunStopped, UserError
     from xor_lightning.base.overrides import MULTIRUN, place, split_args
     from xor_lightning.cli.precheck import NotComposed, precheck
     from xor_lightning.run.run_id import decide
@@ -114,6 +114,9 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
             if MULTIRUN.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
+    except RunStopped as exc:  # the run's folder could not be claimed (a full disk): nothing was left there
+        print(f"{exc.label}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except UserError as exc:
         if not show_config or isinstance(exc, NotComposed):
             print(f"error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from xor_lightning.base.bounded_parse import load_json
-from xor_lightning.base.errors import UserError
+from xor_lightning.base.errors import WRITE_ERRORS, UserError, WriteFailed, describe_write_error
 
 try:
     import fcntl
@@ -94,7 +94,7 @@ def claim(folder: Path, who: str, resuming: bool, stale_logs: Path | None = None
     A fresh run needs a folder without checkpoints; a resumed run continues the one it has. Whatever
     this creates is removed again when it refuses.
     """
-    made = _make_folders(folder)
+    made = _make_folders(folder)  # a refused mkdir (a full disk) is WriteFailed, leaving none of them
     path = folder / LOCK
     existed = path.exists()
     try:
@@ -108,15 +108,40 @@ def claim(folder: Path, who: str, resuming: bool, stale_logs: Path | None = None
                             f"or resume it with ckpt_path=last")
         if existed and not resuming:
             _take_over(folder, who, _holder(path), stale_logs)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
-        handle.flush()
-    except BaseException:
-        handle.close()
+        _write_holder(handle)
+    except BaseException as exc:
+        _drop(handle)
         _remove(made, None if existed else path)
+        if _refused_write(exc):
+            raise WriteFailed(describe_write_error(exc, "paths.checkpoint_dir", str(path))) from None
         raise
     return RunLock(folder, handle)
+
+
+def _write_holder(handle: IO[str]) -> None:
+    """Who holds the lock, written unbuffered while the lock is held: a refused write (a full disk)
+    is truncated away again, never left as a half line."""
+    handle.seek(0)
+    handle.truncate()
+    data = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")})
+    try:
+        view = memoryview(data.encode())
+        while view:
+            view = view[os.write(handle.fileno(), view):]
+    except OSError:
+        os.ftruncate(handle.fileno(), 0)
+        raise
+
+
+def _drop(handle: IO[str]) -> None:
+    try:
+        handle.close()
+    except OSError:
+        pass  # nothing is buffered (_write_holder writes unbuffered); the descriptor is closed regardless
+
+
+def _refused_write(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in WRITE_ERRORS
 
 
 def _lock(path: Path, who: str, folder: Path) -> IO[str]:
@@ -169,7 +194,13 @@ def _take_over(folder: Path, who: str, info: dict, stale_logs: Path | None) -> N
 def _make_folders(folder: Path) -> list[Path]:
     """Create ``folder`` and its missing parents; the ones created, deepest first."""
     missing = [p for p in [folder, *folder.parents] if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _remove([p for p in missing if p.is_dir()], None)
+        if _refused_write(exc):
+            raise WriteFailed(describe_write_error(exc, "paths.checkpoint_dir", str(exc.filename or folder))) from None
+        raise
     return missing
 
 
