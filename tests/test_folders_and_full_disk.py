@@ -132,3 +132,13 @@ def test_a_full_disk_in_tensorboards_thread_is_one_line_naming_the_log_folder(tm
         trim_events(events)
         assert events.stat().st_size == size  # already whole: every record complete
         assert list(EventFileLoader(str(events)).Load())
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_a_sweeps_multirun_yaml_is_one_line_and_leaves_no_torn_file(tmp_path):
+    res = run_cli("train", "-m", "run_id=fs", "seed=1,2", "trainer.max_epochs=3", cwd=tmp_path,
+                  preexec_fn=limit_file_size(300))  # multirun.yaml is ~5 KB
+    line = _one_line(res)
+    assert line.startswith("error: cannot write in multirun/fs (multirun.yaml): File too large")
+    assert "(or set hydra.sweep.dir to another folder)" in line
+    assert not (tmp_path / "multirun" / "fs" / "multirun.yaml").exists()

@@ -29,17 +29,22 @@ def _frames(tb: TracebackType | None):
         tb = tb.tb_next
 
 
+# The local that names the file in the writing frame of writers whose errors name none:
+# TensorBoard's gfile (``filename``, bytes or str) and OmegaConf.save (``f``: Hydra's multirun.yaml).
+_FILE_LOCALS = {"tensorboard": "filename", "omegaconf": "f"}
+
+
 def written_file(exc: OSError) -> str | None:
-    """The file a failed write was for: the error's own, or (TensorBoard's gfile names none) the
-    ``filename`` its writing frame held."""
+    """The file a failed write was for: the error's own, or the one its writing frame held."""
     if exc.filename:
         return str(exc.filename)
     for frame in reversed(list(_frames(exc.__traceback__))):
-        value = frame.f_locals.get("filename")
+        package = frame.f_globals.get("__name__", "").split(".")[0]
+        value = frame.f_locals.get(_FILE_LOCALS.get(package, ""))
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        if frame.f_globals.get("__name__", "").startswith("tensorboard") and isinstance(value, str):
-            return value
+        if isinstance(value, (str, Path)):
+            return str(value)
     return None
 
 
@@ -51,10 +56,10 @@ def _under(path: Path, root: object) -> bool:
 
 
 def _multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    """From the command line: Hydra's own config says so only once a job runs, not while it sweeps."""
+    from xor_lightning.base.overrides import MULTIRUN
 
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    return bool(MULTIRUN.intersection(sys.argv[1:]))
 
 
 def folder_key(cfg: DictConfig, path: str | Path) -> str | None:
@@ -119,29 +124,47 @@ def quiet_tensorboard_thread() -> None:
 
 
 def save_config_whole(cfg: DictConfig, filename: str, output_dir: Path) -> None:
-    """Hydra's ``_save_config`` (``.hydra/config.yaml`` and the like), written whole or not at all; a
-    refused write is our one line, exit 1, before the job starts."""
+    """Hydra's ``_save_config`` (``.hydra/config.yaml`` and the like), written whole or not at all."""
     from xor_lightning.base.atomic_io import atomic_write_text
 
-    try:
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(output_dir) / filename, OmegaConf.to_yaml(cfg))
-    except OSError as exc:
-        if not is_write_error(exc):
-            raise
-        key = "hydra.sweep.dir" if _multirun() else "hydra.run.dir (paths.output_dir)"
-        print(f"error: {describe_write_error(exc, key, exc.filename or str(Path(output_dir) / filename))}",
-              file=sys.stderr)
-        raise SystemExit(1) from None
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(output_dir) / filename, OmegaConf.to_yaml(cfg))
+
+
+def _one_line_for_refused_writes(func):
+    """Hydra's own writes (the job's .hydra/ files, a sweep's multirun.yaml), refused: our one line and
+    exit 1 instead of Hydra's report; the run's own writes were turned into that line already."""
+    def run():
+        try:
+            return func()
+        except OSError as exc:
+            if not is_write_error(exc):
+                raise
+            filename = written_file(exc)
+            if filename and Path(filename).name == "multirun.yaml":  # OmegaConf.save writes in place
+                Path(filename).unlink(missing_ok=True)
+            key = "hydra.sweep.dir" if _multirun() else "hydra.run.dir (paths.output_dir)"
+            print(f"error: {describe_write_error(exc, key, filename)}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    return run
 
 
 def take_writers_in_hand() -> None:
-    """Before Hydra runs a job: its config saved whole, TensorBoard's thread quiet, logging's own
-    tracebacks (a log file on a full disk) off the console."""
+    """Before Hydra runs a command: its files saved whole and their refusal in one line, TensorBoard's
+    thread quiet, logging's own tracebacks (a log file on a full disk) off the console."""
     import logging
 
+    import hydra._internal.utils
     import hydra.core.utils
 
     hydra.core.utils._save_config = save_config_whole
+    report = hydra._internal.utils.run_and_report
+    if not getattr(report, "_one_line_for_refused_writes", False):
+        def run_and_report(func):
+            return report(_one_line_for_refused_writes(func))
+
+        run_and_report._one_line_for_refused_writes = True  # type: ignore[attr-defined]
+        hydra._internal.utils.run_and_report = run_and_report
     logging.raiseExceptions = False
     quiet_tensorboard_thread()
