@@ -1,9 +1,10 @@
 """A full disk (or quota, size limit, read-only folder) met while a run writes: one line that names
 the folder, the file and the key that sets the folder, wherever the write failed.
 
-Three writers are not ours: Hydra saving the job's config (``.hydra/*.yaml``, before the task
-starts), TensorBoard's writer thread (which prints its own traceback, then fails the next log
-call with an error that names no file), and logging. Each is taken in hand here.
+Some writers are not ours: Hydra saving the job's config (``.hydra/*.yaml``, before the task
+starts) and a sweep's ``multirun.yaml`` (both reported by Hydra in ten lines), TensorBoard's writer
+thread (which prints its own traceback, then fails the next log call with an error that names no
+file), and logging. Each is taken in hand here (take_writers_in_hand, before Hydra runs).
 """
 
 from __future__ import annotations
