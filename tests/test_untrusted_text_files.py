@@ -17,7 +17,8 @@ WIDTH = 4096
 
 
 def amplified() -> str:
-    """45 KB: one 4096-number row defined once, referenced 4096 times in each of two layers (2 x 16.8M numbers)."""
+    """70 KB that describe 16.8 million numbers: a 4096 x 2 first layer written out, then one 4096-number
+    row defined once (&row) and referenced 4096 times (*row) as the second layer's weight."""
     row = "&row [" + ", ".join("0" for _ in range(WIDTH)) + "]"
     refs = ", ".join(["*row"] * (WIDTH - 1))
     return (f"layers:\n  - {{bias: {row}, weight: [{', '.join(['[0, 0]'] * WIDTH)}]}}\n"
