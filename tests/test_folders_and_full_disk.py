@@ -29,8 +29,8 @@ def test_hydra_job_chdir_is_refused_in_one_line_before_any_folder(args, capsys, 
 # A full disk: the lock file, Hydra's .hydra/ config and TensorBoard's events.
 
 def refusing(code: int, after=None):
-    """An os.write that fails as a full disk does (``after``: what it still writes first)."""
-    def write(fd, data):
+    """An os.write (or fsync) that fails as a full disk does (``after``: what it still writes first)."""
+    def write(fd, data=b""):
         if after is not None:
             after(fd, bytes(data[:7]))
         raise OSError(code, os.strerror(code))
@@ -142,3 +142,20 @@ def test_a_full_disk_at_a_sweeps_multirun_yaml_is_one_line_and_leaves_no_torn_fi
     assert line.startswith("error: cannot write in multirun/fs (multirun.yaml): File too large")
     assert "(or set hydra.sweep.dir to another folder)" in line
     assert not (tmp_path / "multirun" / "fs" / "multirun.yaml").exists()
+
+
+def test_hydras_config_saved_on_a_full_disk_leaves_no_file_and_says_one_line(tmp_path, monkeypatch, capsys):
+    from omegaconf import OmegaConf
+
+    from xor_lightning.base import atomic_io
+    from xor_lightning.run.write_errors import _one_line_for_refused_writes, save_config_whole
+
+    monkeypatch.setattr(atomic_io.os, "fsync", refusing(errno.ENOSPC))
+    hydra_dir = tmp_path / "outputs" / "r" / ".hydra"
+    with pytest.raises(SystemExit) as ended:
+        _one_line_for_refused_writes(lambda: save_config_whole(OmegaConf.create({"seed": 0}), "config.yaml", hydra_dir))()
+    assert ended.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write in {hydra_dir} (config.yaml): No space left on device") and err.count("\n") == 1
+    assert "(or set hydra.run.dir (paths.output_dir) to another folder)" in err
+    assert list(hydra_dir.iterdir()) == []  # neither a torn config.yaml nor its temporary file
