@@ -75,7 +75,9 @@ def _expected(hint: Any) -> str:
     words = list(dict.fromkeys(_describe(hint)))
     if "a number" in words and "an integer" in words:
         words.remove("an integer")
-    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else (words[0] if words else "")
+    if not words:  # only classes (a Profiler, a timedelta): nothing a config value can be
+        return f"a value Lightning's Trainer takes as {getattr(hint, '__name__', hint)} (see its documentation)"
+    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
 
 
 def _non_negative_int(value: Any) -> str | None:
