@@ -10,12 +10,9 @@ is one line before any folder exists, not a traceback from inside the job.
 
 from __future__ import annotations
 
-import re
-
 from omegaconf import DictConfig, OmegaConf
 
-from xor_lightning.base.errors import UserError
-from xor_lightning.run.targets import check_arguments, target_class
+from xor_lightning.run.targets import check_arguments, refused, target_class
 
 
 def check_callbacks(cfg: DictConfig) -> None:
@@ -37,14 +34,8 @@ def _try_building(key: str, cls: type, node: DictConfig) -> None:
         return  # Hydra's own values exist only inside the job
     try:
         instantiate(node)
-    except Exception as exc:  # a user's class may raise anything; Hydra wraps it in InstantiationException
-        cause = exc.__cause__ or exc
-        lines = str(cause).strip().splitlines()
-        reason = lines[0] if lines else type(cause).__name__
-        args = [str(k) for k in raw if not str(k).startswith("_")]
-        blamed = [k for k in args if re.search(rf"\b{re.escape(k)}\b", reason)]
-        where = f"{key}.{blamed[0]}={OmegaConf.select(node, blamed[0])}" if blamed else key
-        raise UserError(f"{where} is not valid: {cls.__name__} refuses it ({reason})") from None
+    except Exception as exc:  # a user's class may raise anything
+        raise refused(key, cls, node, exc) from None
 
 
 def build_callbacks(cfg: DictConfig) -> list:

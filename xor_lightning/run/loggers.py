@@ -8,32 +8,104 @@ and for it to be ``trainer.logger`` (the one VisualsCallback reads) it always co
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import inspect
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.run.run_paths import RunPaths
-from xor_lightning.run.targets import check_arguments, target_class
+from xor_lightning.run.targets import check_arguments, check_values, refused, target_class
 
 _EXTRAS = {"MLFlowLogger": ("mlflow", "mlflow"), "WandbLogger": ("wandb", "wandb"), "CometLogger": ("comet_ml", "comet_ml"),
            "NeptuneLogger": ("neptune", "neptune")}
 
 
 def check_loggers(cfg: DictConfig) -> None:
-    """One line for an entry of ``logger`` that cannot be built; imports nothing it does not need."""
+    """One line naming ``logger.NAME[.KEY]`` for an entry that cannot be built, before any folder.
+
+    Two checks, because a logger's constructor is the wrong judge of its own values: it stores them
+    and uses them later (CSVLogger's flush_logs_every_n_steps at the 100th step, TensorBoard's extra
+    arguments when its SummaryWriter starts a thread whose traceback no one catches), and some
+    constructors write (MLflow's file store makes its folder and meta.yaml). So the values are
+    first checked against the signature and its types, as trainer_checks does for the Trainer, and
+    then the logger is built once with everything it could write redirected into a throwaway
+    folder, for what only its class knows (a user's logger that raises, MLflow's URI schemes). Its
+    ``experiment`` (the writer, a server connection) is never touched here.
+    """
     from pytorch_lightning.loggers import Logger
 
     for name, node in (cfg.get("logger") or {}).items():
-        cls = target_class(f"logger.{name}", node, Logger, "a Lightning logger")
-        check_arguments(f"logger.{name}", cls, node)
+        key = f"logger.{name}"
+        cls = target_class(key, node, Logger, "a Lightning logger")
+        check_arguments(key, cls, node)
         module, extra = _EXTRAS.get(cls.__name__, (None, None))
         if module and importlib.util.find_spec(module) is None:
             hint = "pip install -e '.[mlflow]' (mlflow-skinny)" if extra == "mlflow" else f"pip install {extra}"
-            raise UserError(f"logger.{name} ({cls.__name__}) needs the {module} package: {hint}")
+            raise UserError(f"{key} ({cls.__name__}) needs the {module} package: {hint}")
+        check_values(key, cls, node)
+        _check_writer_arguments(key, cls, node)
+        _try_building(key, cls, node)
+
+
+def _check_writer_arguments(key: str, cls: type, node: DictConfig) -> None:
+    """TensorBoardLogger hands its other arguments to SummaryWriter (``**kwargs``): they are its."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    if not issubclass(cls, TensorBoardLogger):
+        return
+    from lightning_fabric.loggers.tensorboard import _TENSORBOARD_AVAILABLE
+
+    if _TENSORBOARD_AVAILABLE:  # the writer Lightning picks (lightning_fabric/loggers/tensorboard.py)
+        from torch.utils.tensorboard import SummaryWriter
+    else:
+        from tensorboardX import SummaryWriter
+    own = list(inspect.signature(cls).parameters)
+    extra = [k for k in OmegaConf.to_container(node, resolve=False) if not k.startswith("_") and k not in own]
+    writer = [n for n in inspect.signature(SummaryWriter).parameters if n not in ("self", "log_dir")]
+    for name in extra:
+        if name not in writer:
+            valid = [n for n in own if n != "kwargs"] + writer
+            raise UserError(f"{key}.{name} is not an argument of {cls.__qualname__} or its SummaryWriter; "
+                            f"valid: {', '.join(valid)}")
+    check_values(key, SummaryWriter, node, names=extra)
+
+
+def _try_building(key: str, cls: type, node: DictConfig) -> None:
+    """Build the logger as the job will, but writing nowhere that lasts: the working folder and every
+    place it is told to write are a temporary folder, removed afterwards."""
+    from hydra.utils import instantiate
+
+    if "${hydra:" in str(OmegaConf.to_container(node, resolve=False)):
+        return  # Hydra's own values exist only inside the job
+    params = inspect.signature(cls).parameters
+    with tempfile.TemporaryDirectory(prefix="xor-lightning-logger-check-") as tmp, contextlib.chdir(tmp), \
+            _file_store_allowed():
+        throwaway: dict[str, Any] = {"save_dir": tmp} if "save_dir" in params else {}
+        uri = node.get("tracking_uri") if "tracking_uri" in params else None
+        if "tracking_uri" in params and (uri is None or str(uri).startswith("file:") or "://" not in str(uri)):
+            throwaway["tracking_uri"] = Path(tmp, "mlruns").as_uri()  # a file store would be made where it names
+        try:
+            instantiate(node, **throwaway)
+        except Exception as exc:  # a user's class may raise anything
+            raise refused(key, cls, node, exc) from None
+
+
+@contextlib.contextmanager
+def _file_store_allowed():
+    """MLFLOW_ALLOW_FILE_STORE for the throwaway file store only (the job sets it for its own, _run_arguments)."""
+    before = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
 
 
 def build_loggers(cfg: DictConfig, paths: RunPaths) -> list:

@@ -7,6 +7,8 @@ object the key is for, or is given an argument it does not take.
 from __future__ import annotations
 
 import inspect
+import re
+import typing
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -42,3 +44,56 @@ def check_arguments(key: str, cls: type, node: DictConfig) -> None:
     for name in OmegaConf.to_container(node, resolve=False):
         if not name.startswith("_") and name not in valid:
             raise UserError(f"{key}.{name} is not an argument of {cls.__qualname__}; valid: {', '.join(valid)}")
+
+
+def check_values(key: str, func: Any, node: DictConfig, names: Any = None) -> None:
+    """Each value of ``node`` against what ``func`` (a class or its ``__init__``) declares for it: its
+    annotation, or for an argument without one the type of its default (bool, a number, a string).
+    Python checks neither, so a constructor takes ``flush_logs_every_n_steps=abc`` and the run fails
+    at its 100th step. An annotation naming a class (a value Hydra builds) is left to the constructor.
+    ``names``: only these arguments (the rest of ``node`` is checked elsewhere)."""
+    from xor_lightning.run.trainer_checks import describe_expected, value_fits
+
+    params = inspect.signature(func).parameters
+    try:
+        hints = typing.get_type_hints(func.__init__ if isinstance(func, type) else func)
+    except Exception:  # an annotation that names something not importable: keep the raw ones
+        hints = {}
+    for name, value in OmegaConf.to_container(node, resolve=False).items():
+        param = params.get(name)
+        if param is None or name.startswith("_") or (names is not None and name not in names) or "${" in str(value):
+            continue
+        hint = hints.get(name, param.annotation)
+        if hint is inspect.Parameter.empty or isinstance(hint, str):
+            hint = _DEFAULT_TYPES.get(type(param.default))
+        if hint is None or not _plain(hint) or value_fits(value, hint):
+            continue
+        shown = "null" if value is None else str(value).lower() if isinstance(value, bool) else value
+        raise UserError(f"{key}.{name}={shown} is not valid; expected {describe_expected(hint)}")
+
+
+# Unannotated arguments: what their default says they take (an int default takes any number).
+_DEFAULT_TYPES = {bool: bool, int: float, float: float, str: str}
+_PLAIN = (bool, int, float, str, type(None), typing.Any)
+
+
+def _plain(hint: Any) -> bool:
+    """Whether the annotation is built only of values a config can hold (so a mismatch is certain)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return True
+    if origin is not None:
+        return all(_plain(a) for a in typing.get_args(hint))
+    return hint in _PLAIN or (isinstance(hint, type) and hint.__name__ in ("Path", "PurePath"))
+
+
+def refused(key: str, cls: type, node: DictConfig, exc: BaseException) -> UserError:
+    """The one line for a constructor that raised: its first line, blaming the argument it names."""
+    cause = exc.__cause__ or exc  # Hydra wraps what the class raised in InstantiationException
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
+    raw = OmegaConf.to_container(node, resolve=False)
+    args = [str(k) for k in raw if not str(k).startswith("_")]
+    blamed = [k for k in args if re.search(rf"\b{re.escape(k)}\b", reason)]
+    where = f"{key}.{blamed[0]}={OmegaConf.select(node, blamed[0])}" if blamed else key
+    return UserError(f"{where} is not valid: {cls.__name__} refuses it ({reason})")

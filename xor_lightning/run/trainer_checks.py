@@ -80,6 +80,10 @@ def _expected(hint: Any) -> str:
     return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
 
 
+# For other constructors' arguments (run/targets.check_values): the same reading of an annotation.
+value_fits, describe_expected = _matches, _expected
+
+
 def _non_negative_int(value: Any) -> str | None:
     return None if _is_int(value) and value >= 0 else "an integer >= 0"
 
