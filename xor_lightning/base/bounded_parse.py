@@ -6,12 +6,15 @@ nested list ends in a RecursionError, in PyYAML's recursive composer as in the j
 document's event stream (flat, produced without recursion) is scanned first: anchors and aliases are
 refused, and nesting depth and node count are bounded; only then is it built. JSON text gets the
 same depth bound from a scan of its brackets outside strings before ``json.loads`` sees it.
+``read_text_capped`` bounds the text itself before either sees it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from itertools import accumulate
 from typing import Any
 
@@ -71,3 +74,20 @@ def load_json(text: str, max_depth: int) -> Any:
     if json_depth(text) > max_depth:
         raise TooComplex(f"nested more than {max_depth} levels deep")
     return json.loads(text)
+
+
+def read_text_capped(path: str | os.PathLike, max_bytes: int) -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes``, its size checked before it is read.
+    Opened without blocking, so a FIFO or a device in its place is refused instead of hanging the
+    reader. Raises TooComplex, OSError or UnicodeDecodeError (a ValueError)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise TooComplex("not a regular file")
+        if info.st_size > max_bytes:
+            raise TooComplex(f"{info.st_size} bytes, more than the {max_bytes} accepted")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while it was read
+        raise TooComplex(f"more than the {max_bytes} bytes accepted")
+    return data.decode("utf-8")

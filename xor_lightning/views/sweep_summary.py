@@ -2,7 +2,8 @@
 
 Registered as a Hydra callback (``hydra.callbacks`` in configs/train.yaml), so it works with any
 launcher: it only reads what every job leaves in ``<sweep dir>/<num>/`` (``.hydra/overrides.yaml``
-and the ``metrics.json`` written by ``train``). A job without ``metrics.json`` is shown as failed.
+and the ``metrics.json`` written by ``train``). A job without ``metrics.json`` is shown as failed, one
+whose files are damaged or not what train writes as unreadable, saying which and why (views/job_files.py).
 
 Hydra 1.3 runs every job of a batch even when one raises, but its sweepers then re-raise the first
 failure and ``on_multirun_end`` never fires. So ``on_job_end`` records each failure in the job's
@@ -15,7 +16,6 @@ from __future__ import annotations
 import atexit
 import csv
 import io
-import json
 import math
 import sys
 from pathlib import Path
@@ -24,12 +24,13 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from xor_lightning.base.atomic_io import atomic_write, atomic_write_text
 from xor_lightning.base.overrides import key_values
 from xor_lightning.core.causes import CAUSES
 from xor_lightning.core.stats import as_steps, survival, wilson_interval
+from xor_lightning.views.job_files import Unreadable, read_error, read_metrics, read_overrides, read_solved_epochs
 
 # Why members failed (diagnosis.py): a column per cause.
 CAUSE_COLUMNS = [c.replace(" ", "_") for c in CAUSES]
@@ -83,18 +84,25 @@ def _job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(dirs, key=lambda d: (len(d.name), d.name))
 
 
-def _overrides(job_dir: Path) -> dict[str, str]:
-    return key_values(OmegaConf.load(job_dir / ".hydra" / "overrides.yaml"))
+def _overrides(job_dir: Path) -> tuple[dict[str, str], str | None]:
+    """The job's overrides, or none and what is wrong with its overrides.yaml."""
+    try:
+        return key_values(read_overrides(job_dir)), None
+    except Unreadable as exc:
+        return {}, str(exc)
 
 
-def job_row(job_dir: Path) -> dict[str, Any]:
-    """The stats of one job folder: status ok, diverged (every member), or failed (with the error)."""
-    metrics_file = job_dir / "metrics.json"
-    if not metrics_file.exists():
-        error = job_dir / "error.txt"
-        reason = error.read_text().strip().splitlines()[0] if error.exists() else "no metrics.json"
-        return {"job": job_dir.name, "status": f"failed ({reason})"}
-    m = json.loads(metrics_file.read_text())
+def job_row(job_dir: Path, unreadable: str | None = None) -> dict[str, Any]:
+    """The stats of one job folder: status ok, diverged (every member), failed (with the error), or
+    unreadable (which file of the job is damaged, and how)."""
+    try:
+        if unreadable is None and not (job_dir / "metrics.json").exists():
+            return {"job": job_dir.name, "status": f"failed ({read_error(job_dir) or 'no metrics.json'})"}
+        m = read_metrics(job_dir) if unreadable is None else {}
+    except Unreadable as exc:
+        unreadable = str(exc)
+    if unreadable is not None:
+        return {"job": job_dir.name, "status": f"unreadable ({unreadable})"}
     lo, hi = wilson_interval(m["solved"], m["seeds"])
     return {
         "job": job_dir.name, "status": "diverged" if m["diverged"] == m["seeds"] else "ok",
@@ -109,11 +117,9 @@ def job_row(job_dir: Path) -> dict[str, Any]:
 def job_survival(job_dir: Path) -> tuple[list[int], list[float]] | None:
     """The job's survival curve (stats.survival) from its members.csv and metrics.json, if it has them."""
     try:
-        metrics = json.loads((job_dir / "metrics.json").read_text())
-        with open(job_dir / "members.csv", newline="") as fh:
-            solved_at = [int(r["epochs_to_solve"]) for r in csv.DictReader(fh) if r["solved"] == "1" and r["epochs_to_solve"]]
-        return survival(solved_at, metrics["seeds"], metrics["epochs_trained"])
-    except (OSError, ValueError, KeyError):
+        metrics = read_metrics(job_dir)
+        return survival(read_solved_epochs(job_dir), metrics["seeds"], metrics["epochs_trained"])
+    except Unreadable:
         return None
 
 
@@ -139,9 +145,10 @@ def summarise(sweep_dir: Path, plot: bool = True) -> tuple[list[dict[str, Any]],
     """Rows (sorted by success rate) and the varying override keys; writes summary.csv/.md/.png."""
     sweep_dir = Path(sweep_dir)
     dirs = _job_dirs(sweep_dir)
-    overrides = [_overrides(d) for d in dirs]
+    read = [_overrides(d) for d in dirs]
+    overrides = [o for o, _ in read]
     keys = varying(overrides)
-    rows = [{**{k: o.get(k, "") for k in keys}, **job_row(d)} for d, o in zip(dirs, overrides)]
+    rows = [{**{k: o.get(k, "") for k in keys}, **job_row(d, bad)} for d, o, (_, bad) in zip(dirs, overrides, read)]
     rows.sort(key=_sort_key)
     write_csv(sweep_dir / "summary.csv", rows, keys)
     atomic_write_text(sweep_dir / "summary.md", markdown_table(rows, keys) + "\n")
