@@ -15,11 +15,12 @@ import json
 import logging
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from typing import IO
 
-from xor_lightning.base.bounded_parse import load_json
+from xor_lightning.base.bounded_parse import load_json, read_text_capped
 from xor_lightning.base.errors import WRITE_ERRORS, UserError, WriteFailed, describe_write_error
 
 try:
@@ -69,6 +70,7 @@ def check_not_busy(folder: Path, who: str) -> None:
     path = folder / LOCK
     if fcntl is None:
         return
+    _check_lock_path(path, who)
     try:
         with open(path) as handle:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -144,8 +146,21 @@ def _refused_write(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in WRITE_ERRORS
 
 
+def _check_lock_path(path: Path, who: str) -> None:
+    """A lock is a regular file: opening a FIFO put in its place would hang the run, and writing
+    through a symlink would write wherever it points."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return  # none yet: the run makes it
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        raise UserError(f"{who}: {path} is {kind}, not a run's lock file; remove it (rm {path})")
+
+
 def _lock(path: Path, who: str, folder: Path) -> IO[str]:
     for _ in range(10):
+        _check_lock_path(path, who)
         handle = open(path, "a+")  # noqa: SIM115 (kept open: the lock lasts as long as the file)
         if fcntl is None:
             return handle
@@ -164,9 +179,8 @@ def _lock(path: Path, who: str, folder: Path) -> IO[str]:
 
 
 def _holder(path: Path) -> dict:
-    try:
-        with open(path) as fh:  # written by a run as one short line; anything else is not a holder
-            info = load_json(fh.read(4096) or "{}", max_depth=2)
+    try:  # written by a run as one short line; anything else is not a holder
+        info = load_json(read_text_capped(path, 4096) or "{}", max_depth=2)
     except (OSError, ValueError):
         return {}
     return info if isinstance(info, dict) else {}
