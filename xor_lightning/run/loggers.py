@@ -116,8 +116,21 @@ def build_loggers(cfg: DictConfig, paths: RunPaths) -> list:
     check_loggers(cfg)
     loggers = []
     for node in (cfg.get("logger") or {}).values():
-        loggers.append(instantiate(node, **_run_arguments(node, paths)))
+        loggers.append(instantiate(node, **_run_arguments(node, paths), **_whole_files(node)))
     return sorted(loggers, key=lambda lg: not isinstance(lg, TensorBoardLogger))
+
+
+def _whole_files(node: DictConfig) -> dict[str, Any]:
+    """Lightning's CSVLogger writing to local files is built as run/csv_logger's, whose rewrites of
+    hparams.yaml and metrics.csv are whole-or-nothing. (TensorBoardLogger's hparams.yaml is written
+    once, before any hyperparameter is logged: it holds ``{}`` and is left as Lightning writes it.)"""
+    from pytorch_lightning.loggers import CSVLogger
+
+    if node._target_ not in (f"{CSVLogger.__module__}.CSVLogger", "pytorch_lightning.loggers.CSVLogger"):
+        return {}
+    if "://" in str(node.get("save_dir") or ""):
+        return {}  # a remote store (fsspec): no rename there
+    return {"_target_": "xor_lightning.run.csv_logger.WholeFileCSVLogger"}
 
 
 def _run_arguments(node: DictConfig, paths: RunPaths) -> dict[str, Any]:
