@@ -5,6 +5,12 @@ Some writers are not ours: Hydra saving the job's config (``.hydra/*.yaml``, bef
 starts) and a sweep's ``multirun.yaml`` (both reported by Hydra in ten lines), TensorBoard's writer
 thread (which prints its own traceback, then fails the next log call with an error that names no
 file), and logging. Each is taken in hand here (take_writers_in_hand, before Hydra runs).
+
+train.log is left as logging writes it, appended a line at a time and never rewritten: a kill or a
+full disk can cut at most its last line, and the lines before stay; writing it whole-or-nothing
+would mean rewriting the whole log for every line. (The other files a run rewrites whole go through
+base/atomic_io: checkpoints, metrics.json, members.csv, pictures, Hydra's config, the CSV logger's
+hparams.yaml and metrics.csv rewrite, run/csv_logger.py.)
 """
 
 from __future__ import annotations
