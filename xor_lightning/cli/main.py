@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
+    if any(a.split("=", 1)[0] == "--experimental-rerun" for a in rest):
+        # Hydra's rerun unpickles the file it is given: any file there could run any code.
+        print("error: --experimental-rerun is not supported: it loads a pickle, which can run any code; "
+              "repeat a run with the overrides in its .hydra/overrides.yaml, or resume it with ckpt_path=last",
+              file=sys.stderr)
+        return 2
     if _NO_PRECHECK.intersection(rest):
         return _run(command, rest, None)  # help, info, completion: no run, so no run id (and no torch import)
     # Stamped now, as the command starts: the import below loads Lightning (seconds on a busy machine).
