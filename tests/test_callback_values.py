@@ -23,7 +23,9 @@ class Boom(Callback):
          "duration. Expected a string in the format DD:HH:MM:SS.)"),
         (["callbacks=timer", "+callbacks.timer.interval=hour"], "error: callbacks.timer.interval=hour is not valid"),
         (["callbacks=lr_monitor", "callbacks.lr_monitor.logging_interval=abc"],
-         "error: callbacks.lr_monitor.logging_interval=abc is not valid: LearningRateMonitor refuses it"),
+         "error: callbacks.lr_monitor.logging_interval=abc is not valid; expected 'step', 'epoch' or null"),
+        (["callbacks=lr_monitor", "+callbacks.lr_monitor.log_momentum=abc"],
+         "error: callbacks.lr_monitor.log_momentum=abc is not valid; expected true or false"),
         (["callbacks=timer", "+callbacks.timer.durations=1"],
          "error: callbacks.timer.durations is not an argument of Timer; valid: duration, interval, verbose"),
         ([f"+callbacks.mine._target_={__name__}.Boom"],
@@ -31,7 +33,8 @@ class Boom(Callback):
         (["+callbacks.es._target_=pytorch_lightning.callbacks.EarlyStopping", "+callbacks.es.monitor=x",
           "+callbacks.es.mode=abc"], "error: callbacks.es.mode=abc is not valid: EarlyStopping refuses it"),
     ],
-    ids=["timer-duration", "timer-interval", "lr-monitor-interval", "unknown-argument", "user-raises", "user-mode"],
+    ids=["timer-duration", "timer-interval", "lr-monitor-interval", "lr-monitor-momentum", "unknown-argument",
+         "user-raises", "user-mode"],
 )
 def test_a_value_a_callback_refuses_is_one_line_and_nothing_is_written(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from xor_lightning.run.targets import check_arguments, refused, target_class
+from xor_lightning.run.targets import check_arguments, check_values, refused, target_class
 
 
 def check_callbacks(cfg: DictConfig) -> None:
@@ -22,6 +22,7 @@ def check_callbacks(cfg: DictConfig) -> None:
     for name, node in (cfg.get("callbacks") or {}).items():
         cls = target_class(f"callbacks.{name}", node, Callback, "a Lightning Callback")
         check_arguments(f"callbacks.{name}", cls, node)
+        check_values(f"callbacks.{name}", cls, node)  # what a constructor stores unchecked (log_momentum=abc)
         _try_building(f"callbacks.{name}", cls, node)
 
 
