@@ -76,6 +76,10 @@ def _check_writer_arguments(key: str, cls: type, node: DictConfig) -> None:
     check_values(key, SummaryWriter, node, names=extra)
 
 
+# The arguments by which Lightning's loggers (and those written like them) are told where to write.
+_PLACES = ("save_dir", "root_dir", "log_dir", "dir")
+
+
 def _try_building(key: str, cls: type, node: DictConfig) -> None:
     """Build the logger as the job will, but writing nowhere that lasts: the working folder and every
     place it is told to write are a temporary folder, removed afterwards."""
@@ -86,7 +90,7 @@ def _try_building(key: str, cls: type, node: DictConfig) -> None:
     params = inspect.signature(cls).parameters
     with tempfile.TemporaryDirectory(prefix="xor-lightning-logger-check-") as tmp, contextlib.chdir(tmp), \
             _file_store_allowed():
-        throwaway: dict[str, Any] = {"save_dir": tmp} if "save_dir" in params else {}
+        throwaway: dict[str, Any] = {p: tmp for p in _PLACES if p in params}
         uri = node.get("tracking_uri") if "tracking_uri" in params else None
         if "tracking_uri" in params and (uri is None or str(uri).startswith("file:") or "://" not in str(uri)):
             throwaway["tracking_uri"] = Path(tmp, "mlruns").as_uri()  # a file store would be made where it names
