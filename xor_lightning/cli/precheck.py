@@ -103,7 +103,10 @@ def _check_group_choices(overrides: list[str]) -> None:
         group = Path(config_dir()) / key
         if not eq or "." in key or value == "null" or not (key.startswith("hydra/") or group.is_dir()):
             continue
-        if not _CHOICE.fullmatch(value):
+        # logger=[csv,tensorboard] picks several; -m logger=csv,tensorboard sweeps them: each is a name.
+        listed = value.startswith("[") and value.endswith("]")
+        choices = [c for c in value[1:-1].split(",") if c.strip()] if listed else value.split(",")  # [] is none
+        if not all(_CHOICE.fullmatch(c.strip()) for c in choices):
             names = sorted(p.stem for p in group.glob("*.yaml"))
             choose = f": choose one of: {', '.join(names)}" if names else ""
             raise UserError(f"{key}={value!r} is not valid; a group choice is a name, not a path{choose}")
