@@ -16,6 +16,8 @@ import time
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 
+from xor_lightning.views.numbers import percent
+
 log = logging.getLogger("xor_lightning.views.progress")
 
 SWEEP_JOBS = "XOR_LIGHTNING_SWEEP_JOBS"    # set by the command line for a multirun: how many jobs
@@ -74,7 +76,7 @@ class EpochProgressBar(TQDMProgressBar):
         if state is not None:
             epochs, solved, loss = state
             self.train_progress_bar.n = epochs
-            self.train_progress_bar.set_postfix(solved=f"{solved:.1%}", loss=f"{loss:.4g}", refresh=True)
+            self.train_progress_bar.set_postfix(solved=percent(solved), loss=f"{loss:.4g}", refresh=True)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         pass
@@ -113,7 +115,7 @@ class ProgressLines(pl.Callback):
         going = rate > 0 and epochs < self.max_epochs and not final  # an early stop ends before max_epochs
         left = f", about {_clock((self.max_epochs - epochs) / rate)} to go" if going else ""
         prefix = f"{self.label}: " if self.label else ""
-        log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {solved:.1%} of members solved, mean loss {loss:.4g}; "
+        log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {percent(solved)} of members solved, mean loss {loss:.4g}; "
                  f"{_clock(elapsed)} elapsed{left}")
 
 

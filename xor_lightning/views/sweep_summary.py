@@ -30,6 +30,7 @@ from xor_lightning.base.atomic_io import atomic_write, atomic_write_text
 from xor_lightning.base.overrides import key_values
 from xor_lightning.core.causes import CAUSES
 from xor_lightning.core.stats import as_steps, survival, wilson_interval
+from xor_lightning.views.numbers import epochs, fraction, rate_with_interval
 
 # Why members failed (diagnosis.py): a column per cause.
 CAUSE_COLUMNS = [c.replace(" ", "_") for c in CAUSES]
@@ -176,8 +177,8 @@ def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
         if has_stats(r):
             cells += [
                 f"{r['solved']}/{r['seeds']}" + (" (all diverged)" if r["status"] == "diverged" else ""),
-                f"{r['success_rate']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
-                _fmt(r["epochs_median"]), _fmt(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
+                rate_with_interval(r["success_rate"], r["ci95_low"], r["ci95_high"]),
+                epochs(r["epochs_median"]), epochs(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
                 *(str(r.get(c, "-")) for c in causes),
             ]
         else:
@@ -261,7 +262,7 @@ def _heat_maps(fig, axes, ok: list[dict[str, Any]], keys: list[str], grid) -> No
         image = ax.imshow(cell, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         for i, line in enumerate(cell):
             for j, value in enumerate(line):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                ax.text(j, i, fraction(value, 2), ha="center", va="center", fontsize=8,
                         color="black" if value > 0.6 else "white")
         ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=30)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
