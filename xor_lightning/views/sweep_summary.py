@@ -103,7 +103,7 @@ def job_row(job_dir: Path) -> dict[str, Any]:
         "success_rate": m["success_rate"], "ci95_low": lo, "ci95_high": hi,
         "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
         "final_loss": m["final_loss"], "wall_s": m["wall_seconds"],
-        **{c.replace(" ", "_"): n for c, n in m["causes"].items()},
+        **{c.replace(" ", "_"): n for c, n in m["causes"].items() if c in CAUSES},  # an older run may name others
     }
 
 
