@@ -1,9 +1,10 @@
 """The LightningModule: a population of ``seeds`` networks trained side by side on the table.
 
 One Lightning training step is one block of table epochs (block.py), run with manual optimization
-and the raw optimizer: Lightning's per-step cost is paid per block. Each epoch is exactly what it
-would be alone: the whole table (or that epoch's seeded mini-batches from the DataModule), one
-forward, the *sum* of per-member losses, backward, optimizer step. Per-epoch facts are kept in
+and the raw optimizer: Lightning's per-step cost is paid per block. Each epoch is what it would be
+alone (to float32 rounding: SIMD kernels on the population's tensors, see README): the whole
+table (or that epoch's seeded mini-batches from the DataModule), one forward, the *sum* of
+per-member losses, backward, optimizer step. Per-epoch facts are kept in
 ``facts`` (facts.py) and each block's scalars in ``block`` for the callbacks.
 """
 
@@ -45,8 +46,8 @@ def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter]) -> torch
 
 class XORModule(pl.LightningModule):
     """Member i is the network of seed ``seed + i``. The training loss is the *sum* of per-member
-    mean losses, so each member's gradient (and elementwise optimizer update) is exactly what it
-    would be alone. Logged metrics are means over members, so they read the same for any K.
+    mean losses, so each member's gradient (and elementwise optimizer update) is what it would be
+    alone, to float32 rounding. Logged metrics are means over members, so they read the same for any K.
 
     Hyperparameters are plain containers (not OmegaConf objects) so checkpoints load with
     ``weights_only=True`` and carry everything ``evaluate`` needs. ``loop`` (how to train) is not
