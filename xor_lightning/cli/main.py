@@ -91,6 +91,12 @@ def _stop_now(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _recorded_run_id(ckpt_path: str | None) -> str | None:
+    from xor_lightning.run.resume import recorded_run_id  # reads checkpoints: loads torch only when asked
+
+    return recorded_run_id(ckpt_path)
+
+
 def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     from xor_lightning.base.errors import UserError
     from xor_lightning.base.overrides import MULTIRUN, place, split_args
@@ -106,7 +112,7 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     try:
         if not _NO_PRECHECK.intersection(rest):
             # The run id, decided here once and from here on an ordinary config value.
-            run_id = decide(split_args(rest)[0], os.environ, fresh_id) if command == "train" else None
+            run_id = decide(split_args(rest)[0], os.environ, fresh_id, _recorded_run_id) if command == "train" else None
             rest = place(rest, [f"run_id={run_id}"] if run_id else [])
             extra, jobs = precheck(command, rest)
             rest = place(rest, extra)  # a resumed run's own trainer.max_epochs

@@ -18,7 +18,6 @@ import torch
 
 from xor_lightning.core.block import BlockRecord, LoopPlan, clip_per_member
 from xor_lightning.core.divergence import freeze
-from xor_lightning.core.epoch_scalars import log_epochs
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.nets import Population, init_options, per_member
@@ -115,8 +114,7 @@ class XORModule(pl.LightningModule):
             done = self._full_batch_block(x, y, first, end)
         else:
             done = self._mini_batch_block(x, y, first, end)
-        self.epochs_done.fill_(done)
-        log_epochs(self.loggers, self.block.epochs, self.block.scalars())
+        self.epochs_done.fill_(done)  # the block's per-epoch scalars are written by views/epoch_scalars.py
         if bool((self.facts.best_epoch != best_before).any()):
             self.best_version += 1  # some member has a new best: best.ckpt is rewritten
         self.log("best/version", self.best_version.float(), on_step=False, on_epoch=True, logger=False)
