@@ -10,7 +10,7 @@ per-member losses, backward, optimizer step. Per-epoch facts are kept in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -75,6 +75,9 @@ class XORModule(pl.LightningModule):
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
         self.block = BlockRecord()     # what the last block saw (callbacks read it at its end)
+        # Called with the epoch after every epoch, inside a block: progress displays check the
+        # clock there (a long block would otherwise show nothing until it ends). Must be cheap.
+        self.epoch_hooks: list[Callable[[int], None]] = []
         self.run_over = False          # every member met the early stop or diverged
         self._frozen: list[torch.Tensor] | None = None  # weights of members that met the early stop
         self._stopped = torch.zeros(seeds, dtype=torch.bool)
@@ -176,6 +179,8 @@ class XORModule(pl.LightningModule):
             epoch, logits.detach(), losses.detach(), targets, self._params, self.loop.stop
         )
         self.block.add(epoch, train_loss if train_loss is not None else seen.val_loss, seen)
+        for hook in self.epoch_hooks:
+            hook(epoch)
         self.run_over = self.facts.remaining == 0
         if newly_diverged is not None and (freeze_now or self.run_over):  # keep NaN out of the weights now
             freeze(self._params, [self._opt.optimizer], newly_diverged)
