@@ -83,7 +83,7 @@ def test_the_causes_reach_the_printed_summary_and_tensorboard(train_cfg, tmp_pat
     saved = json.loads((tmp_path / "outputs" / "test" / "metrics.json").read_text())
     assert saved["causes"] == metrics["causes"] and sum(saved["causes"].values()) == 40 - metrics["solved"]
     acc = EventAccumulator(metrics["log_dir"], size_guidance={"scalars": 0}).Reload()
-    dead = acc.Scalars("diagnosis/dead")
+    dead = acc.Scalars("why_failed/dead")
     assert [e.step for e in dead] == [300] and dead[0].value == pytest.approx(metrics["causes"]["dead"] / 40)
 
 
@@ -106,7 +106,7 @@ def test_the_survival_curve_reaches_tensorboard_and_the_sweep_summary(tmp_path):
         epochs, left = job_survival(sweep / job)
         assert epochs[0] == 0 and left[0] == 1.0 and left[-1] == pytest.approx(1 - metrics["success_rate"])
         acc = EventAccumulator(str(tmp_path / "logs" / "sv" / job), size_guidance={"scalars": 0}).Reload()
-        logged = acc.Scalars("survival/not_yet_solved")
+        logged = acc.Scalars("val/not_yet_solved")
         assert [e.step for e in logged] == epochs and [e.value for e in logged] == pytest.approx(left)
 
 

@@ -100,7 +100,7 @@ def _recorded_run_id(ckpt_path: str | None) -> str | None:
 def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     from xor_lightning.base.errors import UserError
     from xor_lightning.base.overrides import MULTIRUN, place, split_args
-    from xor_lightning.cli.precheck import NotComposed, precheck
+    from xor_lightning.cli.precheck import NotComposed, precheck, swept_keys
     from xor_lightning.run.run_id import decide
 
     show_config = bool(_SHOW_CONFIG.intersection(rest))
@@ -117,8 +117,9 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
             extra, jobs = precheck(command, rest)
             rest = place(rest, extra)  # a resumed run's own trainer.max_epochs
             if MULTIRUN.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
-                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
+                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(len(jobs)))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
+                os.environ.setdefault("XOR_LIGHTNING_SWEPT", ",".join(swept_keys(jobs)))  # HParams' columns
     except UserError as exc:
         if not show_config or isinstance(exc, NotComposed):
             print(f"error: {exc}", file=sys.stderr)
