@@ -119,7 +119,7 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
             if MULTIRUN.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(len(jobs)))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
-                os.environ.setdefault("XOR_LIGHTNING_SWEPT", ",".join(swept_keys(jobs)))  # HParams' columns
+                os.environ["XOR_LIGHTNING_SWEPT"] = ",".join(swept_keys(jobs))  # HParams columns (this sweep's)
     except UserError as exc:
         if not show_config or isinstance(exc, NotComposed):
             print(f"error: {exc}", file=sys.stderr)
