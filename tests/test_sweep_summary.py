@@ -150,7 +150,7 @@ def test_survival_names_distinguishable_curves_spread_from_best_to_worst():
     groups = _curve_groups(rows, keys, curves)
     assert len(groups) == 11 and groups[-1] == ("10 jobs, none solved", rows[10:])
     assert named_curves(len(groups)) == {0, 2, 4, 6, 8, 10}  # the best, the worst and four between
-    assert named_curves(8) == set(range(8))
+    assert named_curves(10) == set(range(10))
     same_loss = [r for r in rows if r["loss"] == "l0"]
     curves_l0 = {r["job"]: ([0, 100], [1.0, 1.0]) for r in same_loss}
     assert _curve_groups(same_loss, keys, curves_l0) == [("*, l0: 10 jobs, none solved", same_loss)]

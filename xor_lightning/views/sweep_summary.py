@@ -300,12 +300,12 @@ def _curve_groups(order: list[dict[str, Any]], keys: list[str], curves: dict[str
 
 
 def named_curves(entries: int) -> set[int]:
-    """Which legend entries (best first) are named: all of up to 8, else 6 spread from best to worst."""
-    return set(range(entries)) if entries <= 8 else {round(i * (entries - 1) / 5) for i in range(6)}
+    """Which legend entries (best first) are named: all of up to 10, else 6 spread from best to worst."""
+    return set(range(entries)) if entries <= 10 else {round(i * (entries - 1) / 5) for i in range(6)}
 
 
 def _survival(ax, ok: list[dict[str, Any]], keys: list[str], curves: dict[str, tuple]) -> None:
-    """One step line per job. Jobs with the same curve are one entry; with more than 8 entries six
+    """One step line per job. Jobs with the same curve are one entry; with more than 10 entries six
     are named, spread evenly from the best to the worst success rate, and the rest drawn faint."""
     order = [r for r in ok if r["job"] in curves]
     groups = _curve_groups(order, keys, curves)
