@@ -109,6 +109,10 @@ class EpochProgressBar(TQDMProgressBar):
         self._in_block.detach(pl_module)
         super().on_train_end(trainer, pl_module)
 
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._in_block.detach(pl_module)  # no hook into a closed bar is left on the module
+        super().on_exception(trainer, pl_module, exception)
+
     def _draw_in_block(self, epoch: int) -> None:
         state = _state(self._module, epoch) if self._module is not None else None
         if state is not None:
@@ -148,6 +152,9 @@ class ProgressLines(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._ticker(int(pl_module.epochs_done))  # a block's end: the same clock as inside blocks
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._ticker.detach(pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._ticker.detach(pl_module)
