@@ -98,10 +98,16 @@ def _stop_now(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _recorded_run_id(ckpt_path: str | None) -> str | None:
+    from xor_lightning.run.resume import recorded_run_id  # reads checkpoints: loads torch only when asked
+
+    return recorded_run_id(ckpt_path)
+
+
 def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     from xor_lightning.base.errors import RunStopped, UserError
     from xor_lightning.base.overrides import MULTIRUN, place, split_args
-    from xor_lightning.cli.precheck import NotComposed, precheck
+    from xor_lightning.cli.precheck import NotComposed, precheck, swept_keys
     from xor_lightning.run.run_id import decide
 
     show_config = bool(_SHOW_CONFIG.intersection(rest))
@@ -113,13 +119,14 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     try:
         if not _NO_PRECHECK.intersection(rest):
             # The run id, decided here once and from here on an ordinary config value.
-            run_id = decide(split_args(rest)[0], os.environ, fresh_id) if command == "train" else None
+            run_id = decide(split_args(rest)[0], os.environ, fresh_id, _recorded_run_id) if command == "train" else None
             rest = place(rest, [f"run_id={run_id}"] if run_id else [])
             extra, jobs = precheck(command, rest)
             rest = place(rest, extra)  # a resumed run's own trainer.max_epochs
             if MULTIRUN.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
-                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
+                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(len(jobs)))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
+                os.environ["XOR_LIGHTNING_SWEPT"] = ",".join(swept_keys(jobs))  # HParams columns (this sweep's)
     except RunStopped as exc:  # the run's folder could not be claimed (a full disk): nothing was left there
         print(f"{exc.label}: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
-from xor_lightning.base.overrides import split_args
+from xor_lightning.base.overrides import key_values, split_args
 from xor_lightning.cli.override_errors import parse_all
 from xor_lightning.run.run_paths import unresolved
 
@@ -121,18 +121,18 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         raise NotComposed(_explain(exc, _base(name, overrides))) from None
 
 
-def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
+def precheck(command: str, args: list[str]) -> tuple[list[str], list[list[str]]]:
     """Raise UserError for the first bad override or value among all the jobs ``args`` make.
 
     A train run that will really start also gets its run folder locked here, before Hydra writes
     into it. Returns overrides to add to ``args`` (a resumed run's own ``trainer.max_epochs``) and
-    how many jobs ``args`` make.
+    the overrides of every job ``args`` make.
     """
     overrides, multirun = split_args(args)
     claim = not _PRINT_ONLY.intersection(args)
     jobs = _jobs(overrides, multirun)
     extra: list[str] = []
-    checked = []
+    checked, every_job = [], []
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
         for job, cfg in _expand(command, jobs, multirun):
@@ -142,10 +142,18 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
                 cfg = _compose(command, job + extra) if extra else cfg
             _check(command, cfg, multirun)
             checked.append(cfg)
+            every_job.append(job)
     if command == "train" and claim:  # only once every job passed: a refused command makes no folder
         for cfg in checked:
             _claim_run_folder(cfg, multirun)
-    return extra, len(checked)
+    return extra, every_job
+
+
+def swept_keys(jobs: list[list[str]]) -> list[str]:
+    """The override keys whose value differs between ``jobs`` (a multirun's swept keys)."""
+    given = [key_values(job) for job in jobs]
+    keys = list(dict.fromkeys(k for g in given for k in g))
+    return [k for k in keys if len({g.get(k) for g in given}) > 1] if len(given) > 1 else []
 
 
 def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:

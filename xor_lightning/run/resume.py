@@ -19,6 +19,8 @@ from omegaconf import DictConfig
 from xor_lightning.base.errors import UserError
 from xor_lightning.run.checkpoint_sections import check_sections
 from xor_lightning.run.checkpoints import RUN_KEY, SAME, settings
+from xor_lightning.run.run_id import RULE, check_run_id
+from xor_lightning.run.run_paths import run_name
 
 MAX_EPOCHS = "trainer.max_epochs"
 
@@ -56,8 +58,6 @@ def read_run_info(path: str | Path) -> dict[str, Any]:
 
 def recorded_run_id(ckpt_path: str | None) -> str | None:
     """The run id a checkpoint file records, when it is a valid name (resume_path explains a bad one)."""
-    from xor_lightning.run.run_id import check_run_id
-
     if ckpt_path in (None, "null", "last") or not Path(ckpt_path).is_file():
         return None
     try:
@@ -95,9 +95,6 @@ def resume_path(cfg: DictConfig, checkpoint_dir: Path) -> Path | None:
 
 def _check_owner(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
     """A checkpoint of run A continues run A's folders only (and its recorded id must be a name)."""
-    from xor_lightning.run.run_id import RULE, check_run_id
-    from xor_lightning.run.run_paths import run_name
-
     try:
         owner = check_run_id(info.get("run_id"), "run id")
     except UserError:

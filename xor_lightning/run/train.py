@@ -43,6 +43,7 @@ from xor_lightning.run.run_paths import (
 from xor_lightning.run.trainer_setup import Built, build_module, build_trainer, loop_plan, torch_threads, trainer_args
 from xor_lightning.views.run_report import write_report
 from xor_lightning.views.tables import summary_lines
+from xor_lightning.views.tb_hparams import columns, param_names, sweep_job, trial_name
 
 log = logging.getLogger(__name__)
 
@@ -203,17 +204,20 @@ def _save_last(built: Built, paths: RunPaths, epochs: int) -> str:
 
 
 def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: dict, epochs: int) -> None:
+    params = hparams_for_tensorboard(cfg)
+    job, overrides, swept = sweep_job()
     log_run_summary(
-        trainer.loggers, hparams_for_tensorboard(cfg),
+        trainer.loggers, params,
         {
-            "hp/success_rate": metrics["success_rate"],
-            "hp/epochs_to_solve_median": nan_if_none(metrics["epochs_to_solve"]["median"]),
-            "hp/final_loss": metrics["final_loss"],
+            "verdict/success_rate": metrics["success_rate"],
+            "verdict/epochs_to_solve_median": nan_if_none(metrics["epochs_to_solve"]["median"]),
+            "verdict/final_loss": metrics["final_loss"],
         },
         step=epochs,
         # The fraction of members that failed for each cause, at the last epoch.
-        extra={f"diagnosis/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
-        curves={"survival/not_yet_solved": ev.survival()},
+        extra={f"why_failed/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
+        curves={"val/not_yet_solved": ev.survival()},
+        trial=trial_name(job, overrides, swept), shown=columns(params, param_names(swept)),
     )
 
 

@@ -21,6 +21,7 @@ from xor_lightning.run.interrupt import StopOnInterrupt
 from xor_lightning.run.loggers import build_loggers
 from xor_lightning.run.run_paths import RunPaths
 from xor_lightning.run.trainer_checks import check_trainer_values
+from xor_lightning.views.epoch_scalars import EpochScalars
 from xor_lightning.views.progress import progress_callbacks
 from xor_lightning.views.tb_visuals import VisualsCallback
 
@@ -133,7 +134,7 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str, passed: di
     visuals = VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms, v.member)
     interrupt = StopOnInterrupt()
     callbacks: list[pl.Callback] = [
-        best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
+        EpochScalars(), best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
         interrupt, RunInfo(paths.name, cfg), visuals,
     ]
     user = build_callbacks(cfg)  # the user's own (callbacks: in train.yaml), after ours
