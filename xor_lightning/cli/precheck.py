@@ -96,17 +96,27 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
 
 
 def _check_group_choices(overrides: list[str]) -> None:
-    """``experiment=../train`` would load any YAML file as a group member: a choice is a name."""
+    """``experiment=../train`` would load any YAML file as a group member: a choice is a name.
+
+    A list of choices (``logger=[tensorboard,csv]``: several members of one group) is a list of names.
+    """
+    parser = OverridesParser.create()
     for override in overrides:
         key, eq, value = override.partition("=")
         key = key.lstrip("+~")
         group = Path(config_dir()) / key
         if not eq or "." in key or value == "null" or not (key.startswith("hydra/") or group.is_dir()):
             continue
-        if not _CHOICE.fullmatch(value):
-            names = sorted(p.stem for p in group.glob("*.yaml"))
-            choose = f": choose one of: {', '.join(names)}" if names else ""
-            raise UserError(f"{key}={value!r} is not valid; a group choice is a name, not a path{choose}")
+        try:
+            parsed = parser.parse_override(override).value()
+        except HydraException:
+            parsed = value  # not an override Hydra can read: compose names the problem
+        for choice in parsed if isinstance(parsed, list) else [parsed]:
+            if not isinstance(choice, str) or not _CHOICE.fullmatch(choice):
+                names = sorted(p.stem for p in group.glob("*.yaml"))
+                choose = f": choose one of: {', '.join(names)}" if names else ""
+                shown = value if isinstance(parsed, list) else choice
+                raise UserError(f"{key}={shown!r} is not valid; a group choice is a name, not a path{choose}")
 
 
 def _compose(name: str, overrides: list[str]) -> DictConfig:
