@@ -54,6 +54,16 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
         (["evaluate", "checkpoint=missing.ckpt"], "error: checkpoint=missing.ckpt: no such file"),
         (["evaluate"], "error: evaluate needs checkpoint=PATH"),
         (["fly"], "error: unknown command 'fly'; choose one of: train, evaluate"),
+        # a typo gets the nearest valid name
+        (["train", "loss=mes"], "error: loss='mes' is not a known choice; did you mean loss=mse? choose one of: bce,"),
+        (["train", "optimizer=sdg"], "error: optimizer='sdg' is not a known choice; did you mean optimizer=sgd?"),
+        (["train", "logger=[tensorboard,cvs]"], "error: logger='cvs' is not a known choice; did you mean logger=csv?"),
+        (["trian"], "error: unknown command 'trian'; did you mean train? choose one of: train, evaluate"),
+        (["train", "modle.hidden=[4]"], "error: modle.hidden is not a config key; did you mean model.hidden? to add"),
+        (["train", "model.hiden=[4]"], "error: model.hiden is not a config key; did you mean model.hidden? valid keys"),
+        (["train", "model.activation=tahn"], "error: model.activation='tahn' is not valid; did you mean tanh? choose"),
+        (["train", "optimizer.lrr=0.1"], "error: optimizer.lrr is not an argument of torch.optim.Adam (optimizer=adam); "
+                                          "did you mean optimizer.lr?"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys, tmp_path, monkeypatch):

@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return shell_completion(argv[1:], COMMANDS)
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
+        from xor_lightning.base.suggest import did_you_mean
+
+        guess = did_you_mean(command, COMMANDS)
+        print(f"error: unknown command {command!r}; {guess}choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
     if _NO_PRECHECK.intersection(rest):
         return _run(command, rest, None)  # help, info, completion: no run, so no run id (and no torch import)

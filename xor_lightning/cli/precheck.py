@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 from xor_lightning.base.overrides import split_args
+from xor_lightning.base.suggest import did_you_mean
 from xor_lightning.run.run_paths import unresolved
 
 _PRINT_ONLY = {"--cfg", "-c"}  # Hydra prints the config and runs nothing: no run folder to claim
@@ -71,11 +72,15 @@ def _keys_under(cfg: DictConfig, dotted: str) -> str:
 def _explain(exc: Exception, base: DictConfig | None) -> str:
     """One line for a composition error."""
     text = str(exc)
-    if isinstance(exc, MissingConfigException) and exc.options is not None:
-        m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
-        if m:
-            hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if m.group(1) == "hydra/launcher" else ""
-            return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}{hint}"
+    if isinstance(exc, MissingConfigException):
+        # "Could not find" (one choice, with the options) or "Could not load" (an item of a list of choices)
+        m = re.search(r"Could not (?:find|load) '([^']+)/([^'/]+)'", text)
+        options = exc.options if exc.options is not None else _group_options(m.group(1)) if m else None
+        if m and options:
+            group, choice = m.groups()
+            hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if group == "hydra/launcher" else ""
+            guess = did_you_mean(choice, options, lambda name: f"{group}={name}")
+            return f"{group}={choice!r} is not a known choice; {guess}choose one of: {', '.join(options)}{hint}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if m:
         key = m.group(1)
@@ -88,11 +93,41 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
                 return message
         valid = _keys_under(base, parent) if base is not None else ""
         where = f"valid keys{' under ' + parent if parent else ''}: {valid}; " if valid else ""
-        return f"{key} is not a config key; {where}to add a new key use +{key}=VALUE"
+        guess = _nearest_key(base, key) if base is not None else ""
+        return f"{key} is not a config key; {guess}{where}to add a new key use +{key}=VALUE"
     m = re.search(r"Ambiguous value for argument '([^']+)'", text)
     if m:
         return f"{m.group(1)} has several values: add -m (multirun) to sweep over them"
     return _first_line(exc)
+
+
+def _group_options(group: str) -> list[str]:
+    """The choices of a config group of ours (its YAML files), e.g. ``logger``: csv, mlflow, tensorboard."""
+    return sorted(p.stem for p in (Path(config_dir()) / group).glob("*.yaml"))
+
+
+def _nearest_key(base: DictConfig, key: str) -> str:
+    """'did you mean ...' for an unknown key: a sibling of its last part where its parent exists
+    (``model.hiden``), else the closest key as deep (``modle.hidden``)."""
+    parent, _, last = key.rpartition(".")
+    node = OmegaConf.select(base, parent) if parent else base
+    if isinstance(node, DictConfig):
+        siblings = [str(k) for k in node.keys() if k != "hydra"]
+        return did_you_mean(last, siblings, lambda name: f"{parent}.{name}" if parent else name)
+    return did_you_mean(key, _keys_at_depth(base, key.count(".")))
+
+
+def _keys_at_depth(cfg: DictConfig, depth: int, prefix: str = "") -> list[str]:
+    """The dotted keys of ``cfg`` with ``depth`` dots (``model.hidden``: 1), Hydra's own left out."""
+    keys = []
+    for key, node in cfg.items_ex(resolve=False):
+        if key == "hydra":
+            continue
+        if depth == 0:
+            keys.append(f"{prefix}{key}")
+        elif isinstance(node, DictConfig):
+            keys += _keys_at_depth(node, depth - 1, f"{prefix}{key}.")
+    return keys
 
 
 def _check_group_choices(overrides: list[str]) -> None:
@@ -113,7 +148,7 @@ def _check_group_choices(overrides: list[str]) -> None:
             parsed = value  # not an override Hydra can read: compose names the problem
         for choice in parsed if isinstance(parsed, list) else [parsed]:
             if not isinstance(choice, str) or not _CHOICE.fullmatch(choice):
-                names = sorted(p.stem for p in group.glob("*.yaml"))
+                names = _group_options(key)
                 choose = f": choose one of: {', '.join(names)}" if names else ""
                 shown = value if isinstance(parsed, list) else choice
                 raise UserError(f"{key}={shown!r} is not valid; a group choice is a name, not a path{choose}")
