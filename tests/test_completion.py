@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
-from xor_lightning.cli.completion_values import value_candidates
+from xor_lightning.cli.completion_values import names_in, value_candidates
 
 SCRIPT = Path(sys.executable).parent / "xor-lightning"  # the console script of the installed package
 
@@ -88,6 +88,17 @@ def test_value_lists_come_from_their_homes_and_complete_a_sweep_item():
     assert value_candidates("evaluate", "device.precision=") == [f"device.precision={p}" for p in PRECISIONS]
     assert value_candidates("train", "device.accelerator=") == [f"device.accelerator={c}" for c in CHOICES]
     assert value_candidates("train", "seeds=") is None  # Hydra's turn: the current value
+
+
+@pytest.mark.parametrize("module, name", [
+    ("xor_lightning.core.nets", "ACTIVATIONS"), ("xor_lightning.core.nets", "INITS"), ("xor_lightning.core.verdict", "HEADS"),
+    ("xor_lightning.core.losses", "LOSSES"), ("xor_lightning.core.devices", "CHOICES"),
+    ("xor_lightning.run.checks", "PRECISIONS"),
+])
+def test_lists_read_from_the_source_are_the_lists_the_checks_use(module, name):
+    import importlib
+
+    assert names_in(module, name) == [str(v) for v in getattr(importlib.import_module(module), name)]
 
 
 def test_checkpoint_paths_complete_folder_by_folder(tmp_path, monkeypatch):

@@ -1,52 +1,40 @@
 """Completion of values: every name the checks accept for a key, and paths for path-valued keys.
 
 Each list is read from its one home (core/nets.ACTIVATIONS, run/checks.PRECISIONS, ...), so a name
-added there is offered here too. Those homes import torch (about a second): only a Tab after one of
-these keys pays for it.
+added there is offered here too. Those modules import torch (one to several seconds on a Tab press),
+so a list written as a literal is read from the module's source; any other is imported.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import os
 from collections.abc import Callable
 
 Lister = Callable[[], list[str]]
 
 
-def _activations() -> list[str]:
-    from xor_lightning.core.nets import ACTIVATIONS
-
-    return list(ACTIVATIONS)
-
-
-def _inits() -> list[str]:
-    from xor_lightning.core.nets import INITS
-
-    return list(INITS)
-
-
-def _heads() -> list[str]:
-    from xor_lightning.core.verdict import HEADS
-
-    return list(HEADS)
-
-
-def _losses() -> list[str]:
-    from xor_lightning.core.losses import LOSSES
-
-    return list(LOSSES)
+def names_in(module: str, name: str) -> list[str]:
+    """The keys of dict ``module.name`` (or the items of a tuple or list), as the checks see them."""
+    spec = importlib.util.find_spec(module)
+    try:
+        tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+        for node in tree.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else getattr(node, "target", None)
+            if isinstance(target, ast.Name) and target.id == name and node.value is not None:
+                value = node.value
+                items = value.keys if isinstance(value, ast.Dict) else getattr(value, "elts", None)
+                if items is not None and all(isinstance(i, ast.Constant) and isinstance(i.value, str) for i in items):
+                    return [i.value for i in items]
+    except (OSError, SyntaxError, AttributeError, TypeError):
+        pass
+    return [str(v) for v in getattr(importlib.import_module(module), name)]  # not a literal: the real thing
 
 
-def _precisions() -> list[str]:
-    from xor_lightning.run.checks import PRECISIONS
-
-    return list(PRECISIONS)
-
-
-def _accelerators() -> list[str]:
-    from xor_lightning.core.devices import CHOICES
-
-    return list(CHOICES)
+def _listed(module: str, name: str) -> Lister:
+    return lambda: names_in(module, name)
 
 
 def _shipped_networks() -> list[str]:
@@ -55,23 +43,25 @@ def _shipped_networks() -> list[str]:
     return shipped()
 
 
+_ACCELERATORS = _listed("xor_lightning.core.devices", "CHOICES")
+_PRECISIONS = _listed("xor_lightning.run.checks", "PRECISIONS")
 # key -> (names it accepts, suffixes of the files it accepts; None: no files)
 _TRAIN: dict[str, tuple[Lister, tuple[str, ...] | None]] = {
-    "model.activation": (_activations, None),
-    "model.init": (_inits, None),
-    "model.output": (_heads, None),
+    "model.activation": (_listed("xor_lightning.core.nets", "ACTIVATIONS"), None),
+    "model.init": (_listed("xor_lightning.core.nets", "INITS"), None),
+    "model.output": (_listed("xor_lightning.core.verdict", "HEADS"), None),
     "model.weights": (_shipped_networks, (".yaml", ".yml", ".json")),
-    "loss.name": (_losses, None),
-    "device.accelerator": (_accelerators, None),
-    "device.precision": (_precisions, None),
+    "loss.name": (_listed("xor_lightning.core.losses", "LOSSES"), None),
+    "device.accelerator": (_ACCELERATORS, None),
+    "device.precision": (_PRECISIONS, None),
     "progress.bar": (lambda: ["auto", "true", "false"], None),
     "ckpt_path": (lambda: ["last"], (".ckpt",)),
 }
 _EVALUATE: dict[str, tuple[Lister, tuple[str, ...] | None]] = {
     "checkpoint": (list, (".ckpt",)),
     "weights": (_shipped_networks, (".yaml", ".yml", ".json")),
-    "device.accelerator": (_accelerators, None),
-    "device.precision": (_precisions, None),
+    "device.accelerator": (_ACCELERATORS, None),
+    "device.precision": (_PRECISIONS, None),
     "boundary": (list, (".png",)),
     "space": (list, (".png",)),
 }
