@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from xor_lightning.base.errors import UserError
+from xor_lightning.run.reused_run import already_holds
 
 try:
     import fcntl
@@ -103,8 +104,7 @@ def claim(folder: Path, who: str, resuming: bool, stale_logs: Path | None = None
         raise
     try:
         if not resuming and holds_a_run(folder):
-            raise UserError(f"{who}: {folder} already holds a run's checkpoints; choose another run_id, "
-                            f"or resume it with ckpt_path=last")
+            raise already_holds(who, folder, who.removeprefix("run_id="))
         if existed and not resuming:
             _take_over(folder, who, _holder(path), stale_logs)
         handle.seek(0)

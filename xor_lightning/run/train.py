@@ -32,6 +32,7 @@ from xor_lightning.run.lightning_logging import quiet_lightning
 from xor_lightning.run.loggers import check_loggers, log_run_summary
 from xor_lightning.run.outputs import hparams_for_tensorboard, nan_if_none, write_outputs
 from xor_lightning.run.resume import resume_path
+from xor_lightning.run.reused_run import resume_one_job, sweep_jobs
 from xor_lightning.run.run_paths import (
     RunPaths,
     check_output_dirs,
@@ -72,7 +73,9 @@ def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
     surroundings checked here (loggers, callbacks, folders) it finds as precheck left them.
     """
     if multirun and cfg.get("ckpt_path") is not None:
-        raise UserError("ckpt_path resumes one run; resume the jobs of a multirun one at a time")
+        folder = Path(cfg.paths.checkpoint_dir) / str(cfg.run_id)
+        jobs = sweep_jobs(folder) if folder.is_dir() else []
+        raise UserError(f"ckpt_path resumes one run, not a multirun (-m): {resume_one_job(str(cfg.run_id), jobs)}")
     found = plan(cfg)
     check_loggers(cfg)
     check_callbacks(cfg)
