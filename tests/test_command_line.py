@@ -76,3 +76,14 @@ def test_bad_input_through_the_real_cli_exits_2_without_traceback(tmp_path):
     assert res.returncode == 2
     assert res.stderr.startswith("error: model.activation='foo' is not valid") and res.stderr.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_one_network_reads_as_one_network_and_says_how_to_train_many(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "run_id=one", "visuals.report=false", "progress.bar=false"]) == 0
+    out = capsys.readouterr().out
+    assert "SOLVED: 4/4 rows right" in out
+    assert "member" not in out.lower() and "margin" not in out.split("early_stop.margin=0.4", 1)[0], out
+    assert "epoch 38/1000: solved, loss" in out  # the progress line, in a single network's words
+    assert out.rstrip().splitlines()[-1].startswith("one network (seed 0); how reliably does this configuration learn "
+                                                   "XOR? seeds=1000 trains 1000 at once")

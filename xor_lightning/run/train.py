@@ -161,10 +161,29 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if reason == "diverged":
         raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
     log.info(
-        f"trained {epochs} epochs in {fit_seconds:.1f}s on {found.accelerator} ({STOP_REASONS[reason]}); "
+        f"trained {epochs} epochs in {fit_seconds:.1f}s on {found.accelerator} ({stop_words(reason, cfg)}); "
         f"best checkpoint {best}; metrics {paths.output_dir / 'metrics.json'}"
     )
+    if cfg.seeds == 1 and not in_multirun():
+        log.info(f"one network (seed {cfg.seed}); how reliably does this configuration learn XOR? seeds=1000 trains "
+                 f"1000 at once (seeds {cfg.seed}..{cfg.seed + 999}) for the success rate and why seeds fail")
     return metrics
+
+
+def stop_words(reason: str, cfg: DictConfig) -> str:
+    """Why training stopped, in the words of one network or of a population."""
+    if reason == "all_solved" and cfg.seeds == 1:
+        margin = float(cfg.early_stop.margin)
+        return (f"stopped early: every row right by early_stop.margin={margin:g}, p >= {0.5 + margin:g} for a 1 "
+                f"and <= {0.5 - margin:g} for a 0")
+    return STOP_REASONS[reason]
+
+
+def in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def _fit(cfg: DictConfig, found: TrainPlan, paths: RunPaths) -> tuple[Built, XORModule, float]:

@@ -74,7 +74,8 @@ class EpochProgressBar(TQDMProgressBar):
         if state is not None:
             epochs, solved, loss = state
             self.train_progress_bar.n = epochs
-            self.train_progress_bar.set_postfix(solved=f"{solved:.1%}", loss=f"{loss:.4g}", refresh=True)
+            shown = ("yes" if solved else "not yet") if pl_module.hparams.seeds == 1 else f"{solved:.1%}"
+            self.train_progress_bar.set_postfix(solved=shown, loss=f"{loss:.4g}", refresh=True)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         pass
@@ -113,8 +114,9 @@ class ProgressLines(pl.Callback):
         going = rate > 0 and epochs < self.max_epochs and not final  # an early stop ends before max_epochs
         left = f", about {_clock((self.max_epochs - epochs) / rate)} to go" if going else ""
         prefix = f"{self.label}: " if self.label else ""
-        log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {solved:.1%} of members solved, mean loss {loss:.4g}; "
-                 f"{_clock(elapsed)} elapsed{left}")
+        solved_words = (("solved" if solved else "not solved yet") + ", loss" if pl_module.hparams.seeds == 1
+                        else f"{solved:.1%} of members solved, mean loss")
+        log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {solved_words} {loss:.4g}; {_clock(elapsed)} elapsed{left}")
 
 
 def on_terminal() -> bool:
