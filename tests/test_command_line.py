@@ -54,6 +54,8 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
         (["evaluate", "checkpoint=missing.ckpt"], "error: checkpoint=missing.ckpt: no such file"),
         (["evaluate"], "error: evaluate needs checkpoint=PATH"),
         (["fly"], "error: unknown command 'fly'; choose one of: train, evaluate"),
+        (["train", "trainer.accelerator=gpu"], "error: trainer.accelerator is not available: use device=cuda"),
+        (["train", "+trainer.accelerator=gpu"], "error: trainer.accelerator is not available: use device=cuda"),
         # a typo gets the nearest valid name
         (["train", "loss=mes"], "error: loss='mes' is not a known choice; did you mean loss=mse? choose one of: bce,"),
         (["train", "optimizer=sdg"], "error: optimizer='sdg' is not a known choice; did you mean optimizer=sgd?"),

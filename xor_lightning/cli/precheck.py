@@ -91,6 +91,12 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
             message = unknown_optimizer_argument(str(OmegaConf.select(base, "optimizer._target_")), key.split(".", 1)[1])
             if message:
                 return message
+        if parent == "trainer":  # an argument Lightning has but the run decides itself: what to use instead
+            from xor_lightning.run.trainer_setup import own_trainer_arg
+
+            refused = own_trainer_arg(key.split(".", 1)[1], _value_of(text))
+            if refused:
+                return refused
         valid = _keys_under(base, parent) if base is not None else ""
         where = f"valid keys{' under ' + parent if parent else ''}: {valid}; " if valid else ""
         guess = _nearest_key(base, key) if base is not None else ""
@@ -99,6 +105,12 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
     if m:
         return f"{m.group(1)} has several values: add -m (multirun) to sweep over them"
     return _first_line(exc)
+
+
+def _value_of(message: str) -> str | None:
+    """The value in Hydra's "To append to your config use +KEY=VALUE" hint."""
+    m = re.search(r"use \+[^=\s]+=(\S+)", message)
+    return m.group(1) if m else None
 
 
 def _group_options(group: str) -> list[str]:
