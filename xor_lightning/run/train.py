@@ -229,5 +229,5 @@ def _report(cfg: DictConfig, paths: RunPaths, best_module: XORModule, ev: Evalua
     if cfg.visuals.report:
         report_png = write_report(paths.output_dir / "report.png", best_module, ev, built.visuals.history, paths.name, diagnosis)
         log.info(f"report {report_png}")
-    for line in summary_lines(ev, diagnosis=diagnosis):
-        log.info(line)
+    # One record, so one write: jobs side by side (joblib) cannot interleave their tables.
+    log.info("\n".join(summary_lines(ev, diagnosis=diagnosis)))

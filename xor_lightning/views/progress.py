@@ -15,6 +15,7 @@ import time
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 
 log = logging.getLogger("xor_lightning.views.progress")
 
@@ -39,6 +40,16 @@ def job_label() -> str:
     return label
 
 
+def parallel_job() -> bool:
+    """A multirun job launched next to others (joblib, submitit), not one after another in this process."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return False
+    return "BasicLauncher" not in str(HydraConfig.get().launcher.get("_target_", ""))
+
+
 def _clock(seconds: float) -> str:
     m, s = divmod(int(seconds + 0.5), 60)
     h, m = divmod(m, 60)
@@ -59,12 +70,15 @@ class EpochProgressBar(TQDMProgressBar):
         self.max_epochs, self.label = max_epochs, label
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        bar = self.init_train_tqdm()
-        bar.reset(total=self.max_epochs)
-        bar.initial = int(pl_module.epochs_done)  # a resumed run starts where it stopped
-        bar.unit = "epoch"
-        bar.set_description(self.label or "train")
-        self.train_progress_bar = bar
+        # Made with its label, total and start at once: Lightning's init_train_tqdm, then reset and
+        # set_description, printed "Training: 0/?" and "Training: 0/300" before it.
+        # tqdm draws nothing on a terminal that reports 0 columns and 0 rows: give it a size.
+        width = {} if _columns() > 0 else {"dynamic_ncols": False, "ncols": FALLBACK_COLUMNS, "nrows": FALLBACK_ROWS}
+        self.train_progress_bar = Tqdm(
+            desc=self.label or "train", total=self.max_epochs, initial=int(pl_module.epochs_done),  # a resumed run
+            unit="epoch", position=2 * self.process_position, disable=self.is_disabled, leave=True,  # starts there
+            file=sys.stdout, smoothing=0, bar_format=self.BAR_FORMAT, **{"dynamic_ncols": True, **width},
+        )
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *_) -> None:
         pass  # a Lightning epoch is one block: the bar counts table epochs for the whole run
@@ -119,8 +133,20 @@ class ProgressLines(pl.Callback):
         log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {solved_words} {loss:.4g}; {_clock(elapsed)} elapsed{left}")
 
 
+FALLBACK_COLUMNS, FALLBACK_ROWS = 80, 24  # a bar forced on (progress.bar=true) where the terminal reports no size
+
+
+def _columns() -> int:
+    """The width the bar's terminal (stdout) reports; 0 where it reports none (some pseudo-terminals)."""
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 def on_terminal() -> bool:
-    return sys.stderr.isatty()
+    """A terminal a bar can be drawn on: one that reports its width (tqdm draws nothing in 0 columns)."""
+    return sys.stderr.isatty() and _columns() > 0
 
 
 def keep_lines_off_the_terminal() -> None:
@@ -134,7 +160,8 @@ def keep_lines_off_the_terminal() -> None:
 def progress_callbacks(progress_cfg, max_epochs: int) -> list[pl.Callback]:
     """What ``progress.*`` asks for: a bar (``bar: auto`` means on a terminal) and/or lines."""
     label = job_label()
-    bar = on_terminal() if progress_cfg.bar == "auto" else bool(progress_cfg.bar)
+    # Jobs side by side (joblib, submitit) would draw their bars over each other: lines instead.
+    bar = on_terminal() and not parallel_job() if progress_cfg.bar == "auto" else bool(progress_cfg.bar)
     callbacks: list[pl.Callback] = []
     if bar:
         callbacks.append(EpochProgressBar(max_epochs, label))
