@@ -1,10 +1,12 @@
 """The command line as a user runs it: a real subprocess, real files, one-line errors."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from tests.helpers import assert_refused_in_process, run_cli
+from tests.helpers import _env, assert_refused_in_process, run_cli
 from xor_lightning.cli.main import main
 
 
@@ -89,3 +91,17 @@ def test_one_network_reads_as_one_network_and_says_how_to_train_many(tmp_path, m
     assert "epoch 38/1000: solved, loss" in out  # the progress line, in a single network's words
     assert out.rstrip().splitlines()[-1].startswith("one network (seed 0); how reliably does this configuration learn "
                                                    "XOR? seeds=1000 trains 1000 at once")
+
+
+@pytest.mark.slow
+def test_cfg_job_prints_and_checks_the_config_without_importing_lightning(tmp_path):
+    """--cfg runs nothing: the config's values are checked (torch's optimizers), Lightning is not imported."""
+    script = ("import sys; from xor_lightning.cli.main import main; code = main(sys.argv[1:]); "
+              "print('LIGHTNING' if 'pytorch_lightning' in sys.modules else 'NO LIGHTNING'); sys.exit(code)")
+    ok = subprocess.run([sys.executable, "-c", script, "train", "--cfg", "job", "optimizer=sgd"], cwd=tmp_path,
+                        env=_env(), capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "_target_: torch.optim.SGD" in ok.stdout and ok.stdout.endswith("NO LIGHTNING\n"), ok
+    bad = subprocess.run([sys.executable, "-c", script, "train", "--cfg", "job", "model.activation=tahn"], cwd=tmp_path,
+                         env=_env(), capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "activation: tahn" in bad.stdout and "did you mean tanh?" in bad.stderr
+    assert not any(tmp_path.iterdir())

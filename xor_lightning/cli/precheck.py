@@ -191,10 +191,10 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
         for job, cfg in _expand(command, jobs, multirun):
             cfg = _compose(command, job) if cfg is None else cfg
-            if command == "train" and not multirun:
+            if command == "train" and not multirun and cfg.get("ckpt_path") is not None:
                 extra = _resume_defaults(cfg, job)
                 cfg = _compose(command, job + extra) if extra else cfg
-            _check(command, cfg, multirun)
+            _check(command, cfg, multirun, values_only=not claim)
             checked.append(cfg)
     if command == "train" and claim:  # only once every job passed: a refused command makes no folder
         for cfg in checked:
@@ -278,13 +278,21 @@ def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
             raise unresolved(full, raw, exc) from None
 
 
-def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
-    from xor_lightning.run.evaluate import preflight as evaluate_preflight
-    from xor_lightning.run.train import preflight as train_preflight
-
+def _check(command: str, cfg: DictConfig, multirun: bool = False, values_only: bool = False) -> None:
+    """The job's checks; ``values_only`` (--cfg, which runs nothing): the config's own values, not
+    the Lightning classes it names (trainer arguments, loggers, callbacks), which would cost importing
+    Lightning, several seconds, to print a config."""
     _check_resolvable(cfg)
     if multirun:
         _check_launcher(cfg)
+    if values_only and command == "train":
+        from xor_lightning.run.checks import check_train_config
+
+        check_train_config(cfg)
+        return
+    from xor_lightning.run.evaluate import preflight as evaluate_preflight
+    from xor_lightning.run.train import preflight as train_preflight
+
     if command == "train":
         train_preflight(cfg, multirun)
     else:
