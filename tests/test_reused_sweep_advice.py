@@ -39,7 +39,9 @@ def test_a_sweeps_folder_gets_the_per_job_command_not_ckpt_path_last(tmp_path, m
 def test_the_advised_command_resumes_a_job_of_a_real_sweep(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["train", *SWEEP]) == 0
-    capsys.readouterr()
+    out = capsys.readouterr().out
+    # The progress lines name each job by its folder (multirun/sw/0, /1), counted from 0 as they are.
+    assert "job 0 (1 of 2): epoch 5/5" in out and "job 1 (2 of 2), sweep ETA" in out, out
     assert main(["train", *SWEEP]) == 2
     command = _advice(capsys)
     # Job 0 (seeds=1, the default) trained on from its last.ckpt to 8 epochs.

@@ -113,7 +113,7 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
             rest = place(rest, [f"run_id={run_id}"] if run_id else [])
             extra, jobs = precheck(command, rest)
             rest = place(rest, extra)  # a resumed run's own trainer.max_epochs
-            if MULTIRUN.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
+            if MULTIRUN.intersection(rest):  # the progress label's "job 3 (4 of 9)" and sweep ETA
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
     except UserError as exc:

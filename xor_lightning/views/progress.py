@@ -2,7 +2,7 @@
 
 - On a terminal: a progress bar built on Lightning's TQDMProgressBar: epochs done of
   ``trainer.max_epochs``, the fraction of members solved, the mean loss, tqdm's ETA. It moves once
-  per block of epochs. In a multirun its label is ``job k/N``, with the sweep's ETA.
+  per block of epochs. In a multirun its label is ``job <folder number> (k of N)``, with the sweep's ETA.
 - In train.log, and on the console when it is not a terminal: a line every ``every_seconds``.
 """
 
@@ -24,15 +24,17 @@ SWEEP_START = "XOR_LIGHTNING_SWEEP_START"  # and when the sweep started (time.ti
 
 
 def job_label() -> str:
-    """``job k/N`` inside a multirun (with the sweep's ETA from the jobs done so far), else ''."""
+    """``job 3 (4 of 9)`` inside a multirun, named by its folder (``<sweep dir>/3``), with the
+    sweep's ETA from the jobs done so far; else ''."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
-    k = int(HydraConfig.get().job.num) + 1
+    num = int(HydraConfig.get().job.num)  # the job's folder: <sweep dir>/<num>, counted from 0
+    k = num + 1
     total = os.environ.get(SWEEP_JOBS)
-    label = f"job {k}/{total}" if total else f"job {k}"
+    label = f"job {num} ({k} of {total})" if total else f"job {num}"
     start = os.environ.get(SWEEP_START)
     if total and start and k > 1:
         per_job = (time.time() - float(start)) / (k - 1)
