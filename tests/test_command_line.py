@@ -105,3 +105,12 @@ def test_cfg_job_prints_and_checks_the_config_without_importing_lightning(tmp_pa
                          env=_env(), capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "activation: tahn" in bad.stdout and "did you mean tanh?" in bad.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_a_sweep_says_at_once_that_it_checks_its_jobs_first(tmp_path, monkeypatch, capsys):
+    from xor_lightning.cli.precheck import precheck
+
+    monkeypatch.chdir(tmp_path)
+    assert precheck("train", ["-m", "seeds=1,2,3", "run_id=announced"])[1] == 3
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == "checking 3 jobs before the sweep starts (each is composed and checked first)"

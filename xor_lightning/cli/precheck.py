@@ -7,6 +7,8 @@ names the key and what would be valid, raised as UserError (exit code 2).
 from __future__ import annotations
 
 import re
+import sys
+import time
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -189,7 +191,11 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
     checked = []
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        for job, cfg in _expand(command, jobs, multirun):
+        pairs = _expand(command, jobs, multirun)
+        said = _Progress(len(pairs)) if multirun else None
+        for job, cfg in pairs:
+            if said:
+                said.tick(len(checked))
             cfg = _compose(command, job) if cfg is None else cfg
             if command == "train" and not multirun and cfg.get("ckpt_path") is not None:
                 extra = _resume_defaults(cfg, job)
@@ -200,6 +206,23 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
         for cfg in checked:
             _claim_run_folder(cfg, multirun)
     return extra, len(checked)
+
+
+class _Progress:
+    """A sweep's jobs are all composed and checked before the first starts (seconds for a large
+    grid, with Lightning's import): say so at once, then how far it got every few seconds."""
+
+    EVERY = 5.0  # seconds between progress lines
+
+    def __init__(self, total: int) -> None:
+        self.total, self.last = total, time.monotonic()
+        jobs = f"{total} job{'s' if total != 1 else ''}"
+        print(f"checking {jobs} before the sweep starts (each is composed and checked first)", file=sys.stderr, flush=True)
+
+    def tick(self, done: int) -> None:
+        if done and time.monotonic() - self.last >= self.EVERY:
+            self.last = time.monotonic()
+            print(f"checked {done}/{self.total} jobs", file=sys.stderr, flush=True)
 
 
 def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:
