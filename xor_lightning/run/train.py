@@ -85,7 +85,8 @@ def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
 
 
 def _resume_hint(epochs: int, last: str) -> str:
-    again = " ".join(o for o in task_overrides() if not o.startswith("ckpt_path="))
+    # No run_id=: the checkpoint records its run's (a sweep job's is <sweep>/<job>, not the sweep's id).
+    again = " ".join(o for o in task_overrides() if not o.startswith(("ckpt_path=", "run_id=")))
     return (f"stopped after {epochs} epochs; last checkpoint {last}. "
             f"Resume with: python -m xor_lightning train {again + ' ' if again else ''}ckpt_path={last}")
 
