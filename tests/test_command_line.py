@@ -107,10 +107,23 @@ def test_cfg_job_prints_and_checks_the_config_without_importing_lightning(tmp_pa
     assert not any(tmp_path.iterdir())
 
 
-def test_a_sweep_says_at_once_that_it_checks_its_jobs_first(tmp_path, monkeypatch, capsys):
-    from xor_lightning.cli.precheck import precheck
+def test_a_sweep_shows_a_status_line_while_it_checks_its_jobs_then_erases_it():
+    import io
 
-    monkeypatch.chdir(tmp_path)
-    assert precheck("train", ["-m", "seeds=1,2,3", "run_id=announced"])[1] == 3
-    first = capsys.readouterr().err.splitlines()[0]
-    assert first == "checking 3 jobs before the sweep starts (each is composed and checked first)"
+    from xor_lightning.cli.precheck import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    status = Progress(3, screen)
+    for done in (1, 2, 3):
+        status.tick(done)
+    status.close()
+    frames = screen.getvalue().split("\r")[1:]
+    assert frames[0] == "checking 3 jobs before the sweep starts: 0/3 checked\033[K"
+    assert frames[3] == "checking 3 jobs before the sweep starts: 3/3 checked\033[K" and frames[-1] == "\033[K"
+    off = io.StringIO()  # not a terminal (a log, CI): nothing, so a refusal there stays one line
+    Progress(3, off).close()
+    assert off.getvalue() == ""

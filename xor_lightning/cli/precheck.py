@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -192,37 +191,50 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
         pairs = _expand(command, jobs, multirun)
-        said = _Progress(len(pairs)) if multirun else None
-        for job, cfg in pairs:
-            if said:
-                said.tick(len(checked))
-            cfg = _compose(command, job) if cfg is None else cfg
-            if command == "train" and not multirun and cfg.get("ckpt_path") is not None:
-                extra = _resume_defaults(cfg, job)
-                cfg = _compose(command, job + extra) if extra else cfg
-            _check(command, cfg, multirun, values_only=not claim)
-            checked.append(cfg)
+        status = Progress(len(pairs)) if multirun else None
+        try:
+            for job, cfg in pairs:
+                cfg = _compose(command, job) if cfg is None else cfg
+                if command == "train" and not multirun and cfg.get("ckpt_path") is not None:
+                    extra = _resume_defaults(cfg, job)
+                    cfg = _compose(command, job + extra) if extra else cfg
+                _check(command, cfg, multirun, values_only=not claim)
+                checked.append(cfg)
+                if status:
+                    status.tick(len(checked))
+        finally:
+            if status:
+                status.close()
     if command == "train" and claim:  # only once every job passed: a refused command makes no folder
         for cfg in checked:
             _claim_run_folder(cfg, multirun)
     return extra, len(checked)
 
 
-class _Progress:
+class Progress:
     """A sweep's jobs are all composed and checked before the first starts (seconds for a large
-    grid, with Lightning's import): say so at once, then how far it got every few seconds."""
+    grid, with Lightning's import): on a terminal, a status line says so at once and counts the
+    jobs checked; it is erased when checking ends, so a refusal stays one line and the launch
+    output follows as before. Off a terminal (logs, CI) it says nothing."""
 
-    EVERY = 5.0  # seconds between progress lines
+    def __init__(self, total: int, stream=None) -> None:
+        self.total, self.stream = total, sys.stderr if stream is None else stream
+        self.shown = self.stream.isatty()
+        self._say(0)
 
-    def __init__(self, total: int) -> None:
-        self.total, self.last = total, time.monotonic()
-        jobs = f"{total} job{'s' if total != 1 else ''}"
-        print(f"checking {jobs} before the sweep starts (each is composed and checked first)", file=sys.stderr, flush=True)
+    def _say(self, done: int) -> None:
+        if self.shown:
+            jobs = f"{self.total} job{'s' if self.total != 1 else ''}"
+            self.stream.write(f"\rchecking {jobs} before the sweep starts: {done}/{self.total} checked\033[K")
+            self.stream.flush()
 
     def tick(self, done: int) -> None:
-        if done and time.monotonic() - self.last >= self.EVERY:
-            self.last = time.monotonic()
-            print(f"checked {done}/{self.total} jobs", file=sys.stderr, flush=True)
+        self._say(done)
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:
