@@ -289,7 +289,7 @@ def test_evaluate_without_checkpoint(tmp_path):
 
 def test_resume_with_other_settings_is_refused(tmp_path, real_ckpt):
     result = run_cli("train", f"ckpt_path={real_ckpt}", "model.hidden=[4]", cwd=tmp_path)
-    assert_refused(result, "model.hidden=[8]", "[4]", "own settings", cwd=tmp_path)
+    assert_refused(result, "model.hidden=[8]", "[4]", "leave out what sets model.hidden", cwd=tmp_path)
 
 
 def test_resume_from_best_ckpt_is_refused_with_where_to_resume_from(tmp_path, real_ckpt):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -96,14 +97,33 @@ def test_float64_precision_trains_and_reloads(train_cfg):
         (("+trainer.max_time=00:00:00:01", "trainer.max_epochs=1000000", "block_epochs=50",
           "early_stop.enabled=false", "seeds=200"), "max_time", lambda e: 0 < e < 1000000 and e % 50 == 0),
         ((), "all_solved", lambda e: e < 1000),
+        # Solved inside its one block, but a debug run still: it says so, and that it wrote no best.ckpt.
+        (("+trainer.fast_dev_run=true",), "fast_dev_run", lambda e: e < 100),
+        (("callbacks=timer", "callbacks.timer.duration=00:00:00:01", "trainer.max_epochs=1000000", "block_epochs=50",
+          "early_stop.enabled=false", "seeds=200"), "timer", lambda e: 0 < e < 1000000 and e % 50 == 0),
+        (("+callbacks.stop._target_=tests.test_block_loop.StopAfterOneBlock", "early_stop.enabled=false",
+          "block_epochs=20"), "callback", lambda e: e == 20),
     ],
-    ids=["max_epochs", "fast_dev_run", "max_time", "all_solved"],
+    ids=["max_epochs", "fast_dev_run", "max_time", "all_solved", "fast_dev_run_solved", "timer", "callback"],
 )
-def test_the_stop_reason_is_the_real_one(train_cfg, overrides, reason, epochs):
-    metrics = train(train_cfg(*overrides, "device=cpu", *QUIET))
+def test_the_stop_reason_is_the_real_one(train_cfg, overrides, reason, epochs, caplog):
+    with caplog.at_level("INFO"):
+        metrics = train(train_cfg(*overrides, "device=cpu", *QUIET))
     assert metrics["stop_reason"] == reason
     assert metrics["stopped_early"] == (reason == "all_solved")
     assert epochs(metrics["epochs_trained"]), metrics["epochs_trained"]
+    last = [r.getMessage() for r in caplog.records if r.getMessage().startswith("trained ")][-1]
+    if reason == "fast_dev_run":
+        assert metrics["best_checkpoint"] is None and "no best.ckpt written; evaluated the last checkpoint" in last
+    else:
+        assert metrics["best_checkpoint"].endswith("best.ckpt") and f"best checkpoint {metrics['best_checkpoint']}" in last
+
+
+class StopAfterOneBlock(pl.Callback):
+    """A user's callback that ends the run through trainer.should_stop."""
+
+    def on_train_batch_end(self, trainer, *args, **kwargs) -> None:
+        trainer.should_stop = True
 
 
 def test_bf16_rounding_never_counts_a_linear_network_as_solved(train_cfg):

@@ -58,3 +58,46 @@ def test_the_check_sees_a_wrong_import(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from xor_lightning.cli.main import main\n")
     assert _layer_of(next(m for m in _imports(source) if m.endswith("main"))) == "cli"
+
+
+def _module_graph(layer: str) -> dict[str, set[str]]:
+    """``layer``'s modules and the modules of the same layer each imports (lazy imports included)."""
+    names = {p.stem for p in (PACKAGE / layer).glob("*.py") if p.stem != "__init__"}
+    prefix = f"xor_lightning.{layer}."
+    graph = {}
+    for name in names:
+        found = {m[len(prefix):].split(".")[0] for m in _imports(PACKAGE / layer / f"{name}.py") if m.startswith(prefix)}
+        graph[name] = (found & names) - {name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle in ``graph`` (as the path that closes it), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt, [*path, nxt])):
+                return found
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return None
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_no_import_circle_inside_a_layer(layer):
+    """Within a layer, too, imports form no circle (a lazy import that closes one still counts)."""
+    circle = _cycle(_module_graph(layer))
+    assert circle is None, f"{layer}/: " + " -> ".join(circle)
+
+
+def test_the_circle_check_sees_a_circle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None

@@ -15,7 +15,7 @@ from xor_lightning.run.run_paths import RunPaths
 from xor_lightning.run.train import train
 
 PARAMS = {"seed": 0, "optimizer": "Adam", "optimizer/lr": 0.05}
-FINAL = {"hp/success_rate": 1.0, "hp/final_loss": 0.01}
+FINAL = {"verdict/success_rate": 1.0, "verdict/final_loss": 0.01}
 
 
 def mlflow_run(log_root: Path) -> Path:
@@ -45,11 +45,11 @@ def test_per_epoch_log_metrics_and_the_summary_reach_every_logger(tmp_path):
     with open(tmp_path / "logs" / "r1" / "csv" / "metrics.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["step"], r["train/loss"]) for r in rows[:3]] == [("1", "1.0"), ("2", "0.5"), ("3", "0.3333333333333333")]
-    assert rows[-1]["hp/success_rate"] == "1.0"
+    assert rows[-1]["verdict/success_rate"] == "1.0"
 
     run = mlflow_run(tmp_path / "logs")
     assert mlflow_metric(run, "train/loss") == [(1, 1.0), (2, 0.5), (3, 1 / 3)]
-    assert mlflow_metric(run, "hp/success_rate") == [(3, 1.0)]
+    assert mlflow_metric(run, "verdict/success_rate") == [(3, 1.0)]
     assert (run / "params" / "optimizer.lr").read_text() == "0.05"
     assert (run / "tags" / "mlflow.runName").read_text() == "r1"
 
@@ -68,12 +68,12 @@ def test_a_training_run_writes_its_curves_and_results(train_cfg, tmp_path, logge
         with open(logs / "test" / "csv" / "metrics.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
         assert len([r for r in rows if r["train/loss"]]) == 15
-        assert float(rows[-1]["hp/success_rate"]) == metrics["success_rate"]
+        assert float(rows[-1]["verdict/success_rate"]) == metrics["success_rate"]
         assert "optimizer.lr: 0.05" in (logs / "test" / "csv" / "hparams.yaml").read_text()
     else:
         run = mlflow_run(logs)
         assert len(mlflow_metric(run, "val/loss")) == 15
-        assert mlflow_metric(run, "hp/success_rate") == [(15, metrics["success_rate"])]
+        assert mlflow_metric(run, "verdict/success_rate") == [(15, metrics["success_rate"])]
         assert (run / "params" / "model.hidden").read_text() == "8"
 
 

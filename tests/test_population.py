@@ -1,14 +1,22 @@
-"""Promises 1 and 8: member i of a population trains and reports exactly like a lone run seeded
-seed+i (weights, first solved epoch, its own best epoch, loss and predictions, its own early stop),
-with the whole table or seeded mini-batches; and a population of 100,000 seeds fits in memory."""
+"""Promises 1 and 8: member i of a population trains and reports like a lone run seeded seed+i
+(first solved epoch, its own best epoch, predictions, its own early stop; weights and loss to
+float32 rounding), with the whole table or seeded mini-batches; and a population of 100,000 seeds
+fits in memory.
+
+Rounding, not bits: torch's SIMD kernels (tanh, sigmoid, exp) over a population's long tensors
+round differently in the last bit from the scalar code a lone run's short tensors take
+(benchmarks/member_vs_lone.py measured up to 9.5e-07 after 300 epochs); with
+ATEN_CPU_CAPABILITY=default both take the same code and the weights are bit-equal."""
 
 import csv
 import resource
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from tests.helpers import run_cli
+from tests.helpers import REPO, _env, run_cli
 from xor_lightning.core.data import INPUTS
 from xor_lightning.run.checkpoints import load_checkpoint
 from xor_lightning.run.train import train
@@ -22,26 +30,52 @@ OPTIMIZERS = {
 DATA = {"full_batch": [], "mini_batch": ["data.batch_size=2", "data.shuffle=true"]}
 
 
-def weights_after(train_cfg, seed: int, seeds: int, optimizer: list[str]) -> list[torch.Tensor]:
+# Float32 rounding, grown over the steps: measured up to ~1e-6 of weights of order 1 after 200-300
+# epochs (benchmarks/member_vs_lone.py); 1e-5 leaves room for other CPUs' kernels, and a bug (a
+# member seeing another's rows, a 1/K-scaled gradient) is off by far more.
+ROUNDING = 1e-5
+
+
+def weights_after(train_cfg, seed: int, seeds: int, overrides: list[str]) -> list[torch.Tensor]:
     cfg = train_cfg(
         f"seed={seed}", f"seeds={seeds}", "early_stop.enabled=false", f"trainer.max_epochs={STEPS}",
-        "model.hidden=[5]", *optimizer, *QUIET, run_id=f"s{seed}k{seeds}",
+        "model.hidden=[5]", *overrides, *QUIET, run_id=f"s{seed}k{seeds}",
     )
     metrics = train(cfg)
     module = load_checkpoint(metrics["last_checkpoint"])
     return [p.detach() for p in module.net.parameters()]
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
-def test_member_i_matches_a_lone_run_with_seed_plus_i(train_cfg, optimizer):
-    population = weights_after(train_cfg, seed=3, seeds=3, optimizer=optimizer)
+CASES = [  # (overrides, seeds, the members compared with their lone runs)
+    pytest.param(OPTIMIZERS["sgd_momentum"], 3, [0, 1, 2], id="sgd_momentum"),
+    pytest.param(OPTIMIZERS["adam"], 3, [0, 1, 2], id="adam"),
+    # The issue's case: 50 seeds, SGD momentum, shuffled mini-batches of 2 (~5 s on 2 busy cores).
+    pytest.param(OPTIMIZERS["sgd_momentum"] + DATA["mini_batch"], 50, [7, 23, 41], id="sgd_momentum_mini_batch_50",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("overrides, seeds, members", CASES)
+def test_member_i_matches_a_lone_run_with_seed_plus_i_to_float32_rounding(train_cfg, overrides, seeds, members):
+    population = weights_after(train_cfg, seed=3, seeds=seeds, overrides=overrides)
     worst = 0.0
-    for i in range(3):
-        lone = weights_after(train_cfg, seed=3 + i, seeds=1, optimizer=optimizer)
+    for i in members:
+        lone = weights_after(train_cfg, seed=3 + i, seeds=1, overrides=overrides)
         for p_pop, p_lone in zip(population, lone):
             worst = max(worst, (p_pop[i] - p_lone[0]).abs().max().item())
     print(f"max |population - lone| after {STEPS} steps: {worst:.3g}")
-    assert worst <= 1e-5
+    assert worst <= ROUNDING
+
+
+@pytest.mark.slow  # ~20 s: a fresh process, since the kernels are chosen when torch loads
+def test_without_simd_kernels_member_i_has_the_lone_runs_weights_bit_for_bit():
+    script = [sys.executable, str(REPO / "benchmarks" / "member_vs_lone.py"), "--seeds", "30", "--members", "4,17",
+              "--epochs", "150"]
+    res = subprocess.run(script, env=_env({"ATEN_CPU_CAPABILITY": "default"}), capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stdout.splitlines() if "bit-equal" in line]
+    assert len(lines) == 3 and all("bit-equal True, same facts and predictions True" in line for line in lines), res.stdout
 
 
 def _run(train_cfg, tmp_path, run_id: str, *overrides: str) -> tuple[list[dict], torch.Tensor, dict]:

@@ -104,3 +104,53 @@ def test_bad_torch_threads_is_one_line_error_before_any_job(tmp_path, value):
     res = run_cli("train", "-m", f"torch_threads={value}", "seeds=2,3", cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.startswith("error: torch_threads=")
     assert not (tmp_path / "multirun").exists()
+
+
+def _rows(n: int) -> list[dict]:
+    """n jobs of a 'model.activation x loss' grid, best first: job j solved 1000 - 100 j of 1000."""
+    from xor_lightning.core.stats import wilson_interval
+
+    rows = []
+    for j in range(n):
+        solved = max(0, 1000 - 100 * j)
+        lo, hi = wilson_interval(solved, 1000)
+        rows.append({"job": str(j), "model.activation": f"a{j // 2}", "loss": f"l{j % 2}", "status": "ok",
+                     "solved": solved, "seeds": 1000, "success_rate": solved / 1000, "ci95_low": lo, "ci95_high": hi})
+    return rows
+
+
+def test_heat_map_cells_show_the_rate_and_its_interval_and_the_colour_bar_sits_by_them():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from xor_lightning.views.sweep_summary import _grid, _heat_maps
+
+    rows, keys = _rows(4), ["model.activation", "loss"]
+    fig = plt.figure(layout="constrained")
+    ax = fig.add_subplot()
+    _heat_maps(fig, [ax], rows, keys, _grid(rows, keys))
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["0.70\n[0.67, 0.73]", "0.80\n[0.77, 0.82]", "0.90\n[0.88, 0.92]", "1.00\n[0.996, 1.00]"], texts
+    fig.canvas.draw()
+    (bar,) = [a for a in fig.axes if a is not ax]
+    gap = bar.get_position().x0 - ax.get_position().x1
+    assert 0 < gap < 0.1, gap  # beside the map, not across an empty stretch of the figure
+    plt.close(fig)
+
+
+def test_survival_names_distinguishable_curves_spread_from_best_to_worst():
+    from xor_lightning.views.sweep_summary import _curve_groups, named_curves
+
+    rows, keys = _rows(20), ["model.activation", "loss"]
+    # Jobs 10..19 solved nobody: one flat curve; the others each their own.
+    curves = {r["job"]: ([0, 10 + int(r["job"]), 100], [1.0, 1 - r["success_rate"], 1 - r["success_rate"]])
+              if r["solved"] else ([0, 100], [1.0, 1.0]) for r in rows}
+    groups = _curve_groups(rows, keys, curves)
+    assert len(groups) == 11 and groups[-1] == ("10 jobs, none solved", rows[10:])
+    assert named_curves(len(groups)) == {0, 2, 4, 6, 8, 10}  # the best, the worst and four between
+    assert named_curves(10) == set(range(10))
+    same_loss = [r for r in rows if r["loss"] == "l0"]
+    curves_l0 = {r["job"]: ([0, 100], [1.0, 1.0]) for r in same_loss}
+    assert _curve_groups(same_loss, keys, curves_l0) == [("*, l0: 10 jobs, none solved", same_loss)]

@@ -55,9 +55,12 @@ def test_event_files_hold_scalars_images_histograms_hparams(population_run):
     tags = acc.Tags()
     for tag in ("train/loss", "val/loss", "val/acc", "val/success_rate"):
         assert len(acc.Scalars(tag)) == 6, tag  # one per epoch
-    for tag in ("hp/success_rate", "hp/epochs_to_solve_median", "hp/final_loss"):
+    for tag in ("verdict/success_rate", "verdict/epochs_to_solve_median", "verdict/final_loss"):
         assert len(acc.Scalars(tag)) == 1, tag
     assert "hp_metric" not in tags["scalars"]  # Lightning's placeholder would hide the real metrics
+    # The Scalars tab orders tag groups by name: the per-epoch curves first, the one-point results after.
+    groups = list(dict.fromkeys(tag.split("/")[0] for tag in sorted(tags["scalars"])))
+    assert groups == ["train", "val", "verdict", "why_failed"], groups
     assert "_hparams_/session_start_info" in acc.summary_metadata
     # Before training (step 0), every 2 epochs, and at the end (epoch 6 = step 6, not repeated);
     # the best member is known only at the end.
@@ -71,7 +74,7 @@ def test_event_files_hold_scalars_images_histograms_hparams(population_run):
     assert [e.step for e in weights] == [0, 2, 4, 6]
     assert weights[0].histogram_value.num == 3 * 2 * 8  # members x inputs x units
     assert weights[0].histogram_value.sum != weights[-1].histogram_value.sum  # the weights moved
-    assert _hparam_metrics(acc) == ["hp/success_rate", "hp/epochs_to_solve_median", "hp/final_loss"]
+    assert _hparam_metrics(acc) == ["verdict/success_rate", "verdict/epochs_to_solve_median", "verdict/final_loss"]
 
 
 def test_history_keeps_the_mean_and_the_first_members_only():

@@ -74,7 +74,7 @@ def test_tensorboard_serves_a_run(train_cfg, tmp_path, tensorboard_on):
                               "visuals.report=false", run_id="served"))
     base = tensorboard_on(Path(metrics["log_dir"]).parent)  # the log root, as a user would open it
     scalars = _wait_for(f"{base}/data/plugin/scalars/tags", "served", tmp_path / "tb.log")["served"]
-    assert {"train/loss", "val/loss", "val/acc", "val/success_rate", "hp/success_rate"} <= set(scalars)
+    assert {"train/loss", "val/loss", "val/acc", "val/success_rate", "verdict/success_rate"} <= set(scalars)
 
     images = {"boundary/member", "units/member", "boundary/members", "boundary/best", "units/best"}
     assert set(_get(f"{base}/data/plugin/images/tags")["served"]) == images
@@ -86,4 +86,4 @@ def test_tensorboard_serves_a_run(train_cfg, tmp_path, tensorboard_on):
     experiment = _get(f"{base}/data/plugin/hparams/experiment?request={request}")
     assert {"seeds", "model/hidden", "optimizer/lr"} <= {h["name"] for h in experiment["hparamInfos"]}
     metric_tags = {m["name"]["tag"] for m in experiment["metricInfos"]}
-    assert metric_tags == {"hp/success_rate", "hp/epochs_to_solve_median", "hp/final_loss"}
+    assert metric_tags == {"verdict/success_rate", "verdict/epochs_to_solve_median", "verdict/final_loss"}

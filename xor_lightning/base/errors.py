@@ -35,9 +35,12 @@ class WriteFailed(RunStopped):
     """A file of the run could not be written; files are written whole or not at all, so none is half-made."""
 
 
-def describe_write_error(exc: OSError) -> str:
-    where = Path(exc.filename).parent if exc.filename else None
-    name = f" ({Path(exc.filename).name})" if exc.filename else ""
+def describe_write_error(exc: OSError, key: str | None = None, filename: str | None = None) -> str:
+    """One line for a refused write: the folder, the file, the system's reason and the key that sets the folder."""
+    filename = filename or exc.filename
+    where = Path(filename).parent if filename else None
+    name = f" ({Path(filename).name})" if filename else ""
     place = f"in {where}" if where else "a file of the run"
+    choose = f"set {key} to another folder" if key else "choose another paths.* / hydra.run.dir"
     return (f"cannot write {place}{name}: {exc.strerror or exc}; nothing there was left half-written and earlier "
-            f"runs are untouched: free some space (or choose another paths.* / hydra.run.dir) and run again")
+            f"runs are untouched: free some space (or {choose}) and run again")

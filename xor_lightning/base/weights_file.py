@@ -10,7 +10,9 @@ to evaluate as they are (``model.weights=FILE``, ``evaluate weights=FILE``).
 
 A value without a "/" and without a suffix names a file shipped in configs/networks/ (e.g.
 ``deep_learning_book``); anything else is a path. The file is untrusted input: it must be a
-regular file of at most 1 MB, and every size is checked before anything is built.
+regular file of at most 1 MB, its YAML may not use anchors or aliases (``&row`` ... ``*row`` would
+let 45 KB describe 10^9 numbers) nor nest deeper than a weights file does, and every size is checked
+before anything is built (bounded_parse.py).
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ from pathlib import Path
 
 import yaml
 
+from xor_lightning.base.bounded_parse import TooComplex, load_yaml
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 
 MAX_BYTES = 1_000_000
 MAX_LAYERS = 64
 MAX_WIDTH = 4096
+# The document, 'layers', a layer, 'weight', a row: nothing in a weights file nests deeper.
+MAX_DEPTH = 5
+# Every value takes at least one character and a separator, so a file within MAX_BYTES holds no more.
+MAX_VALUES = MAX_BYTES // 2
+KEYS = ("activation", "output", "layers")
 
 
 @dataclass(frozen=True)
@@ -64,13 +72,12 @@ def resolve(value: str, key: str) -> Path:
 def load(value: str, key: str = "model.weights") -> HandWeights:
     path = resolve(value, key)
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        doc = load_yaml(path.read_text(), MAX_DEPTH, MAX_VALUES)
+    except TooComplex as exc:
+        raise UserError(f"{key}={value}: {exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise UserError(f"{key}={value}: not readable as YAML/JSON ({str(exc).splitlines()[0]})") from None
-    layers = doc.get("layers") if isinstance(doc, dict) else None
-    if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
-        raise UserError(f"{key}={value}: expected a mapping with 'layers': a list of 1 to {MAX_LAYERS} "
-                        "{weight: [[...]], bias: [...]} from input to output")
+    activation, output, layers = _header(doc, key, value)
     parsed, fan_in = [], 2
     for j, layer in enumerate(layers):
         weight, bias = _layer(layer, j, fan_in, key, value)
@@ -78,11 +85,23 @@ def load(value: str, key: str = "model.weights") -> HandWeights:
         fan_in = len(bias)
     if fan_in != 1:
         raise UserError(f"{key}={value}: the last layer has {fan_in} outputs; the network's output is one number")
+    return HandWeights(parsed, activation, output)
+
+
+def _header(doc, key: str, value: str) -> tuple[str | None, str | None, list]:
+    """The cheap checks first: the keys, the names, how many layers."""
+    layers = doc.get("layers") if isinstance(doc, dict) else None
+    if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
+        raise UserError(f"{key}={value}: expected a mapping with 'layers': a list of 1 to {MAX_LAYERS} "
+                        "{weight: [[...]], bias: [...]} from input to output")
+    unknown = [str(k) for k in doc if k not in KEYS]
+    if unknown:
+        raise UserError(f"{key}={value}: unknown key {unknown[0][:40]!r}; a weights file has: {', '.join(KEYS)}")
     activation, output = doc.get("activation"), doc.get("output")
     for name, given in (("activation", activation), ("output", output)):
         if given is not None and not isinstance(given, str):
             raise UserError(f"{key}={value}: '{name}' must be a name, not {given!r}")
-    return HandWeights(parsed, activation, output)
+    return activation, output, layers
 
 
 def _layer(layer, j: int, fan_in: int, key: str, value: str) -> tuple[list[list[float]], list[float]]:

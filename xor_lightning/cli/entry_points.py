@@ -11,9 +11,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from xor_lightning.base.config_dir import config_dir
-from xor_lightning.base.errors import WRITE_ERRORS, JobFailed, RunStopped, UserError, WriteFailed, describe_write_error
+from xor_lightning.base.errors import WRITE_ERRORS, JobFailed, RunStopped, UserError, WriteFailed
 from xor_lightning.core.divergence import Diverged
 from xor_lightning.run.interrupt import Interrupted
+from xor_lightning.run.write_errors import describe, take_writers_in_hand
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def _run(fn, cfg: DictConfig):
         except OSError as exc:
             if exc.errno not in WRITE_ERRORS:
                 raise
-            raise WriteFailed(describe_write_error(exc)) from None
+            raise WriteFailed(describe(cfg, exc)) from None
     except Diverged as exc:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             print(f"{exc.label}: {exc}", file=sys.stderr)
@@ -66,4 +67,12 @@ def evaluate_main(cfg: DictConfig) -> None:
     _run(evaluate, cfg)
 
 
-ENTRY_POINTS = {"train": train_main, "evaluate": evaluate_main}
+def _with_writers_in_hand(app):
+    def run() -> None:
+        take_writers_in_hand()  # Hydra saves the job's config before the task starts
+        app()
+
+    return run
+
+
+ENTRY_POINTS = {"train": _with_writers_in_hand(train_main), "evaluate": _with_writers_in_hand(evaluate_main)}

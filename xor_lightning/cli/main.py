@@ -34,6 +34,7 @@ Shell completion (bash, zsh, fish): eval "$(xor-lightning -sc install=bash)" (do
 COMMANDS = ("train", "evaluate")
 _NO_PRECHECK = {"--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc"}
 _SHOW_CONFIG = {"--cfg", "-c"}
+_COMPLETION = {"--shell-completion", "-sc"}  # its words are a half-typed line, not overrides
 
 
 def version() -> str:
@@ -94,10 +95,16 @@ def _stop_now(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _recorded_run_id(ckpt_path: str | None) -> str | None:
+    from xor_lightning.run.resume import recorded_run_id  # reads checkpoints: loads torch only when asked
+
+    return recorded_run_id(ckpt_path)
+
+
 def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
-    from xor_lightning.base.errors import UserError
+    from xor_lightning.base.errors import RunStopped, UserError
     from xor_lightning.base.overrides import MULTIRUN, place, split_args
-    from xor_lightning.cli.precheck import NotComposed, precheck
+    from xor_lightning.cli.precheck import NotComposed, precheck, swept_keys
     from xor_lightning.run.run_id import decide
 
     show_config = bool(_SHOW_CONFIG.intersection(rest))
@@ -109,19 +116,31 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
     try:
         if not _NO_PRECHECK.intersection(rest):
             # The run id, decided here once and from here on an ordinary config value.
-            run_id = decide(split_args(rest)[0], os.environ, fresh_id) if command == "train" else None
+            run_id = decide(split_args(rest)[0], os.environ, fresh_id, _recorded_run_id) if command == "train" else None
             rest = place(rest, [f"run_id={run_id}"] if run_id else [])
             extra, jobs = precheck(command, rest)
             rest = place(rest, extra)  # a resumed run's own trainer.max_epochs
             if MULTIRUN.intersection(rest):  # the progress label's "job 3 (4 of 9)" and sweep ETA
-                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(jobs))
+                os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(len(jobs)))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
+                os.environ["XOR_LIGHTNING_SWEPT"] = ",".join(swept_keys(jobs))  # HParams columns (this sweep's)
+    except RunStopped as exc:  # the run's folder could not be claimed (a full disk): nothing was left there
+        print(f"{exc.label}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except UserError as exc:
         if not show_config or isinstance(exc, NotComposed):
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
         problem = exc  # --cfg: print the config first, then say what is wrong with it
 
+    if _NO_PRECHECK.intersection(rest) and not _COMPLETION.intersection(rest):
+        from xor_lightning.cli.override_errors import parse_all
+
+        try:  # --help and --info apply the overrides too: Hydra's parser would answer in a traceback
+            parse_all([o for o in split_args(rest)[0] if "=" in o])
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     sys.argv = [f"xor-lightning {command}", *rest]
     if show_config or _NO_PRECHECK.intersection(rest):
         from xor_lightning.cli.config_app import config_app  # answers without importing torch

@@ -13,15 +13,15 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
-from xor_lightning.base.overrides import split_args
+from xor_lightning.base.overrides import key_values, split_args
 from xor_lightning.base.suggest import did_you_mean
+from xor_lightning.cli.override_errors import parse_all
 from xor_lightning.run.run_paths import unresolved
 
 _PRINT_ONLY = {"--cfg", "-c"}  # Hydra prints the config and runs nothing: no run folder to claim
@@ -34,9 +34,9 @@ class NotComposed(UserError):
 
 def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as exc:
-        raise NotComposed(_first_line(exc)) from None
+        parsed = parse_all(overrides)
+    except ValueError as exc:
+        raise NotComposed(str(exc)) from None
     if not multirun:
         return [overrides]
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
@@ -148,7 +148,6 @@ def _check_group_choices(overrides: list[str]) -> None:
 
     A list of choices (``logger=[tensorboard,csv]``: several members of one group) is a list of names.
     """
-    parser = OverridesParser.create()
     for override in overrides:
         key, eq, value = override.partition("=")
         key = key.lstrip("+~")
@@ -156,8 +155,8 @@ def _check_group_choices(overrides: list[str]) -> None:
         if not eq or "." in key or value == "null" or not (key.startswith("hydra/") or group.is_dir()):
             continue
         try:
-            parsed = parser.parse_override(override).value()
-        except HydraException:
+            parsed = parse_all([override])[0].value()
+        except ValueError:
             parsed = value  # not an override Hydra can read: compose names the problem
         for choice in parsed if isinstance(parsed, list) else [parsed]:
             if not isinstance(choice, str) or not _CHOICE.fullmatch(choice):
@@ -176,18 +175,18 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         raise NotComposed(_explain(exc, _base(name, overrides))) from None
 
 
-def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
+def precheck(command: str, args: list[str]) -> tuple[list[str], list[list[str]]]:
     """Raise UserError for the first bad override or value among all the jobs ``args`` make.
 
     A train run that will really start also gets its run folder locked here, before Hydra writes
     into it. Returns overrides to add to ``args`` (a resumed run's own ``trainer.max_epochs``) and
-    how many jobs ``args`` make.
+    the overrides of every job ``args`` make.
     """
     overrides, multirun = split_args(args)
     claim = not _PRINT_ONLY.intersection(args)
     jobs = _jobs(overrides, multirun)
     extra: list[str] = []
-    checked = []
+    checked, every_job = [], []
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
         pairs = _expand(command, jobs, multirun)
@@ -200,6 +199,7 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
                     cfg = _compose(command, job + extra) if extra else cfg
                 _check(command, cfg, multirun, values_only=not claim)
                 checked.append(cfg)
+                every_job.append(job)
                 if status:
                     status.tick(len(checked))
         finally:
@@ -208,7 +208,14 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], int]:
     if command == "train" and claim:  # only once every job passed: a refused command makes no folder
         for cfg in checked:
             _claim_run_folder(cfg, multirun)
-    return extra, len(checked)
+    return extra, every_job
+
+
+def swept_keys(jobs: list[list[str]]) -> list[str]:
+    """The override keys whose value differs between ``jobs`` (a multirun's swept keys)."""
+    given = [key_values(job) for job in jobs]
+    keys = list(dict.fromkeys(k for g in given for k in g))
+    return [k for k in keys if len({g.get(k) for g in given}) > 1] if len(given) > 1 else []
 
 
 class Progress:
@@ -313,11 +320,23 @@ def _check_resolvable(node: DictConfig | ListConfig, prefix: str = "") -> None:
             raise unresolved(full, raw, exc) from None
 
 
+def _check_no_chdir(cfg: DictConfig) -> None:
+    """Every folder of a run is resolved from where the command starts: changing into hydra.run.dir
+    would put checkpoints and logs under it while the lock stays here, and the run could not be resumed."""
+    chdir = OmegaConf.select(cfg, "hydra.job.chdir")
+    if chdir not in (None, False):
+        raise UserError(f"hydra.job.chdir={str(chdir).lower()} is not supported: a run's folders (paths.checkpoint_dir, "
+                        "paths.log_dir, its lock) are resolved from the folder the command starts in, and moving into "
+                        "hydra.run.dir would split them and leave the run unresumable; leave it false (paths.* and "
+                        "hydra.run.dir choose where things go)")
+
+
 def _check(command: str, cfg: DictConfig, multirun: bool = False, values_only: bool = False) -> None:
     """The job's checks; ``values_only`` (--cfg, which runs nothing): the config's own values, not
     the Lightning classes it names (trainer arguments, loggers, callbacks), which would cost importing
     Lightning, several seconds, to print a config."""
     _check_resolvable(cfg)
+    _check_no_chdir(cfg)
     if multirun:
         _check_launcher(cfg)
     if values_only and command == "train":

@@ -12,10 +12,12 @@ trail (facts.py). The causes, checked in this order (the first that applies is t
                   all four rows passes no gradient and cannot revive; one live unit cannot separate
                   XOR), or a layer has every unit off on two rows of different targets (both map to
                   the zero vector, so the output is the same on both).
-  saturated       the same with smooth activations: units pinned in a flat part (derivative below
-                  1% of its peak on every row: tanh |z| > ~3.7, sigmoid |z| > ~6); or the output
-                  pinned at the wrong end of a row while the loss consumes probabilities (mse, l1,
-                  bce: the sigmoid's own derivative then kills the gradient).
+  saturated units the same with smooth activations: hidden units pinned in a flat part
+                  (derivative below 1% of its peak on every row: tanh |z| > ~3.7, sigmoid |z| > ~6).
+  saturated output
+                  the hidden units are fine, but the output is pinned at the wrong end of a row
+                  (p < 0.0025 or > 0.9975, a logit beyond ~6) while the loss consumes probabilities
+                  (mse, l1, bce): the sigmoid's own derivative then kills that row's gradient.
   plateau         the output sits at the constant guess (every p within 0.05 of 1/2) with a tiny
                   gradient (norm < 1e-3): symmetry is not broken yet; more epochs alone take long.
   still learning  the loss fell steadily over the last samples of its trail (each interval by at
@@ -179,7 +181,7 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     for name, applies in reversed([
         ("diverged", diverged), ("linear", torch.full_like(solved, linear)),
         ("dead", (layers_fail | _rows_merged(pre, targets)) & relu),
-        ("saturated", (layers_fail & ~relu) | output_pinned),
+        ("saturated units", layers_fail & ~relu), ("saturated output", output_pinned),
         ("plateau", plateau), ("still learning", falling), ("local minimum", stuck),
     ]):
         cause = torch.where(applies, CAUSES.index(name), cause)

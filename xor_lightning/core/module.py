@@ -1,15 +1,16 @@
 """The LightningModule: a population of ``seeds`` networks trained side by side on the table.
 
 One Lightning training step is one block of table epochs (block.py), run with manual optimization
-and the raw optimizer: Lightning's per-step cost is paid per block. Each epoch is exactly what it
-would be alone: the whole table (or that epoch's seeded mini-batches from the DataModule), one
-forward, the *sum* of per-member losses, backward, optimizer step. Per-epoch facts are kept in
+and the raw optimizer: Lightning's per-step cost is paid per block. Each epoch is what it would be
+alone (to float32 rounding: SIMD kernels on the population's tensors, see README): the whole
+table (or that epoch's seeded mini-batches from the DataModule), one forward, the *sum* of
+per-member losses, backward, optimizer step. Per-epoch facts are kept in
 ``facts`` (facts.py) and each block's scalars in ``block`` for the callbacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -17,7 +18,6 @@ import torch
 
 from xor_lightning.core.block import BlockRecord, LoopPlan, clip_per_member
 from xor_lightning.core.divergence import freeze
-from xor_lightning.core.epoch_scalars import log_epochs
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.nets import Population, init_options, per_member
@@ -45,8 +45,8 @@ def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter]) -> torch
 
 class XORModule(pl.LightningModule):
     """Member i is the network of seed ``seed + i``. The training loss is the *sum* of per-member
-    mean losses, so each member's gradient (and elementwise optimizer update) is exactly what it
-    would be alone. Logged metrics are means over members, so they read the same for any K.
+    mean losses, so each member's gradient (and elementwise optimizer update) is what it would be
+    alone, to float32 rounding. Logged metrics are means over members, so they read the same for any K.
 
     Hyperparameters are plain containers (not OmegaConf objects) so checkpoints load with
     ``weights_only=True`` and carry everything ``evaluate`` needs. ``loop`` (how to train) is not
@@ -75,6 +75,9 @@ class XORModule(pl.LightningModule):
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
         self.block = BlockRecord()     # what the last block saw (callbacks read it at its end)
+        # Called with the epoch after every epoch, inside a block: progress displays check the
+        # clock there (a long block would otherwise show nothing until it ends). Must be cheap.
+        self.epoch_hooks: list[Callable[[int], None]] = []
         self.run_over = False          # every member met the early stop or diverged
         self._frozen: list[torch.Tensor] | None = None  # weights of members that met the early stop
         self._stopped = torch.zeros(seeds, dtype=torch.bool)
@@ -114,8 +117,7 @@ class XORModule(pl.LightningModule):
             done = self._full_batch_block(x, y, first, end)
         else:
             done = self._mini_batch_block(x, y, first, end)
-        self.epochs_done.fill_(done)
-        log_epochs(self.loggers, self.block.epochs, self.block.scalars())
+        self.epochs_done.fill_(done)  # the block's per-epoch scalars are written by views/epoch_scalars.py
         if bool((self.facts.best_epoch != best_before).any()):
             self.best_version += 1  # some member has a new best: best.ckpt is rewritten
         self.log("best/version", self.best_version.float(), on_step=False, on_epoch=True, logger=False)
@@ -177,6 +179,8 @@ class XORModule(pl.LightningModule):
             epoch, logits.detach(), losses.detach(), targets, self._params, self.loop.stop
         )
         self.block.add(epoch, train_loss if train_loss is not None else seen.val_loss, seen)
+        for hook in self.epoch_hooks:
+            hook(epoch)
         self.run_over = self.facts.remaining == 0
         if newly_diverged is not None and (freeze_now or self.run_over):  # keep NaN out of the weights now
             freeze(self._params, [self._opt.optimizer], newly_diverged)

@@ -71,8 +71,20 @@ class RunInfo(pl.Callback):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes whole files (atomic_save); reads for a resume through our checked reader and hands
+    Lightning a checkpoint rebuilt section by section (checkpoint_sections.py), never the file's own."""
+
+    trainer: pl.Trainer | None = None  # set by build_trainer: the template a resumed file must match
+
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
         atomic_save(checkpoint, path)
+
+    def load_checkpoint(self, path: str | Path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        from xor_lightning.run.checkpoint_sections import for_resume
+
+        if self.trainer is None:
+            raise RuntimeError("AtomicCheckpointIO reads only for a resume (build_trainer sets its trainer)")
+        return for_resume(read_checkpoint(path, "ckpt_path"), Path(path), "ckpt_path", self.trainer, BestCheckpoint, RUN_KEY)
 
 
 class BestCheckpoint(ModelCheckpoint):

@@ -199,6 +199,20 @@ def check_head_and_loss(model: DictConfig, loss: DictConfig) -> None:
                         f"is the prediction itself: choose loss={' or loss='.join(LINEAR_HEAD_LOSSES)}")
 
 
+def check_train_data(data: Any) -> None:
+    """The ``data`` section (a config's or a checkpoint's record; None: a record older than it)."""
+    if data is None:
+        return
+    if not isinstance(data, (dict, DictConfig)):
+        raise UserError(f"data={data!r} is not valid; expected the data section (batch_size, shuffle)")
+    bs = data.get("batch_size")
+    if bs is not None:
+        _int("data.batch_size", bs, 1, "null (the whole table) or an integer from 1 to 4")
+        if bs > 4:
+            raise UserError(f"data.batch_size={bs} is not valid; expected null (the whole table) or an integer from 1 to 4")
+    _bool("data.shuffle", data.get("shuffle", False))
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Raise UserError for the first invalid value; the checks mirror configs/*.yaml."""
     check_seeds(cfg.seed, cfg.seeds)
@@ -208,12 +222,7 @@ def check_train_config(cfg: DictConfig) -> None:
     if cfg.model.get("weights") is not None:
         check_hand_weights(cfg.model)
     check_optimizer(cfg.optimizer)
-    bs = cfg.data.batch_size
-    if bs is not None:
-        _int("data.batch_size", bs, 1, "null (the whole table) or an integer from 1 to 4")
-        if bs > 4:
-            raise UserError(f"data.batch_size={bs} is not valid; expected null (the whole table) or an integer from 1 to 4")
-    _bool("data.shuffle", cfg.data.shuffle)
+    check_train_data(cfg.data)
     _choice("device.accelerator", cfg.device.accelerator, DEVICES)
     if str(cfg.device.precision) in _COUPLING_PRECISIONS:
         raise UserError(f"device.precision={cfg.device.precision} is not supported: its loss scaler skips a step for every "

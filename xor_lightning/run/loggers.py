@@ -56,7 +56,7 @@ def _run_arguments(node: DictConfig, paths: RunPaths) -> dict[str, Any]:
     if kind == "TensorBoardLogger":  # events straight in logs/<run>/, as tensorboard --logdir logs expects
         out = {"save_dir": str(paths.log_root), "name": paths.name, "version": ""}
     elif kind == "CSVLogger":  # logs/<run>/csv/metrics.csv: its own folder, since CSVLogger clears metrics.csv there
-        out = {"save_dir": str(paths.log_root), "name": paths.name, "version": "csv"}
+        out = {"save_dir": str(paths.log_root), "name": paths.name, "version": _fresh_csv_version(paths)}
     elif kind == "MLFlowLogger":
         out = {"run_name": paths.name}
         if node.get("tracking_uri") is None:
@@ -70,17 +70,32 @@ def _run_arguments(node: DictConfig, paths: RunPaths) -> dict[str, Any]:
     return {k: v for k, v in out.items() if k not in given or node.get(k) is None}
 
 
+def _fresh_csv_version(paths: RunPaths) -> str:
+    """``csv`` for a run's first part; a resumed part gets ``csv-2``, ``csv-3``, ... next to it, since
+    Lightning's CSVLogger deletes a metrics.csv it finds in its folder (what the run wrote before)."""
+    folder = Path(paths.log_root) / paths.name
+    version, n = "csv", 1
+    while (folder / version / "metrics.csv").exists():
+        n += 1
+        version = f"csv-{n}"
+    return version
+
+
 def log_run_summary(loggers: list, params: dict[str, Any], final: dict[str, float], step: int,
                     extra: dict[str, float] | None = None,
-                    curves: dict[str, tuple[list[int], list[float]]] | None = None) -> None:
+                    curves: dict[str, tuple[list[int], list[float]]] | None = None,
+                    trial: str = "", shown: list[str] | None = None) -> None:
     """The run's hyperparameters and final results in each logger, then close it.
 
     TensorBoard pairs them in its HParams tab (``log_hyperparams(params, metrics)``); the others
     record the parameters (``model.hidden``, not ``model/hidden``) and log the results as metrics
     at the last epoch. ``extra`` scalars (the diagnosis) go to every logger at the last epoch,
-    ``curves`` (the survival curve: steps, values) at their own steps.
+    ``curves`` (the survival curve: steps, values) at their own steps. ``trial`` and ``shown``:
+    the HParams row's name and columns (views/tb_hparams.py).
     """
     from pytorch_lightning.loggers import TensorBoardLogger
+
+    from xor_lightning.views.tb_hparams import log_hparams
 
     for logger in loggers:
         if extra:
@@ -89,7 +104,7 @@ def log_run_summary(loggers: list, params: dict[str, Any], final: dict[str, floa
             for at, value in zip(steps, values):
                 logger.log_metrics({tag: value}, step=at)
         if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, final)
+            log_hparams(logger, params, final, step, trial, shown)
         else:
             # "optimizer" and "optimizer/lr" would be a file and a folder of one name in MLflow's store.
             logger.log_hyperparams({k.replace("/", "."): v for k, v in params.items()})

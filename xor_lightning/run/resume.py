@@ -17,7 +17,10 @@ from typing import Any
 from omegaconf import DictConfig
 
 from xor_lightning.base.errors import UserError
+from xor_lightning.run.checkpoint_sections import check_sections
 from xor_lightning.run.checkpoints import RUN_KEY, SAME, settings
+from xor_lightning.run.run_id import RULE, check_run_id
+from xor_lightning.run.run_paths import run_name
 
 MAX_EPOCHS = "trainer.max_epochs"
 
@@ -29,6 +32,8 @@ def _summary(path: str, key: str, identity: tuple) -> dict[str, Any]:
 
     ckpt = read_checkpoint(path, key)
     info = ckpt.get(RUN_KEY)
+    if "optimizer_states" in ckpt:  # a training state: every section a resume restores is checked now
+        check_sections(ckpt, Path(path), key, RUN_KEY)
     return {"info": info if isinstance(info, dict) else {}, "epochs_done": epochs_done(ckpt),
             "seeds": ckpt["hyper_parameters"]["seeds"], "weights_only": "optimizer_states" not in ckpt}
 
@@ -53,8 +58,6 @@ def read_run_info(path: str | Path) -> dict[str, Any]:
 
 def recorded_run_id(ckpt_path: str | None) -> str | None:
     """The run id a checkpoint file records, when it is a valid name (resume_path explains a bad one)."""
-    from xor_lightning.run.run_id import check_run_id
-
     if ckpt_path in (None, "null", "last") or not Path(ckpt_path).is_file():
         return None
     try:
@@ -92,9 +95,6 @@ def resume_path(cfg: DictConfig, checkpoint_dir: Path) -> Path | None:
 
 def _check_owner(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
     """A checkpoint of run A continues run A's folders only (and its recorded id must be a name)."""
-    from xor_lightning.run.run_id import RULE, check_run_id
-    from xor_lightning.run.run_paths import run_name
-
     try:
         owner = check_run_id(info.get("run_id"), "run id")
     except UserError:
@@ -113,10 +113,10 @@ def _check_same_settings(cfg: DictConfig, path: Path, info: dict[str, Any]) -> N
         diff = _first_difference(info["settings"].get(key), now[key], key)
         if diff:
             name, then, given = diff
-            hint = " ".join(str(o) for o in info.get("overrides", [])) or "(no overrides)"
             raise UserError(
-                f"ckpt_path={path}: it was trained with {name}={then!r}, not {given!r}; "
-                f"resume with the run's own settings: {hint}"
+                f"ckpt_path={path}: it was trained with {name}={then!r}, not {given!r}; a resumed run takes its "
+                f"settings from its checkpoint: leave out what sets {name} (or start a fresh run "
+                f"without ckpt_path)"
             )
 
 
@@ -143,16 +143,23 @@ def recorded_max_epochs(info: dict[str, Any]) -> int | None:
 
 
 def resume_defaults(cfg: DictConfig, overrides: list[str], checkpoint_dir: Path) -> list[str]:
-    """Overrides a resumed run takes from its own record unless the command line gives them:
-    ``trainer.max_epochs`` (so ``run_id=<run> ckpt_path=last`` continues a run past the default 1000)."""
-    if cfg.get("ckpt_path") is None or any(o.lstrip("+~").startswith(f"{MAX_EPOCHS}=") for o in overrides):
+    """Overrides a resumed run takes from its own record unless the command line gives them: its
+    settings (resume_overrides.py) and ``trainer.max_epochs`` (so ``run_id=<run> ckpt_path=last``
+    continues a run of 200 seeds past the default 1000 epochs without retyping a word)."""
+    from xor_lightning.run.resume_overrides import from_record
+
+    if cfg.get("ckpt_path") is None:
         return []
     try:
         info = checkpoint_summary(_checkpoint_file(cfg, checkpoint_dir))["info"]
     except UserError:
         return []  # resume_path says what is wrong with it
+    extra = from_record(info, overrides, settings(cfg))
     own = recorded_max_epochs(info)
-    return [f"{MAX_EPOCHS}={own}"] if own is not None and own != cfg.trainer.max_epochs else []
+    typed = any(o.lstrip("+~").startswith(f"{MAX_EPOCHS}=") for o in overrides)
+    if not typed and own is not None and own != cfg.trainer.max_epochs:
+        extra.append(f"{MAX_EPOCHS}={own}")
+    return extra
 
 
 def _first_difference(then: Any, now: Any, key: str) -> tuple[str, Any, Any] | None:

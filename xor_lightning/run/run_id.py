@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from xor_lightning.base.errors import UserError
@@ -60,9 +60,12 @@ def new_run_id() -> str:
     return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
 
 
-def decide(overrides: list[str], environ: Mapping[str, str], fresh: str) -> str | None:
+def decide(overrides: list[str], environ: Mapping[str, str], fresh: str,
+           recorded: Callable[[str | None], str | None]) -> str | None:
     """The run id to add as ``run_id=`` to ``overrides``, or None when they name one themselves
-    (precheck checks it like every value). ``fresh``: the id stamped when the command started."""
+    (precheck checks it like every value). ``fresh``: the id stamped when the command started;
+    ``recorded``: the id a ``ckpt_path`` records (resume.recorded_run_id; handed in, since resume
+    reads checkpoints and checks their ids with this module)."""
     given = key_values(overrides)
     if "run_id" in given:
         return None
@@ -70,6 +73,4 @@ def decide(overrides: list[str], environ: Mapping[str, str], fresh: str) -> str 
         return check_run_id(environ[ENV], ENV)
     if given.get("ckpt_path") in (None, "null", "last"):
         return fresh  # no checkpoint file to read a run id from (and no Lightning import: --cfg stays fast)
-    from xor_lightning.run.resume import recorded_run_id
-
-    return recorded_run_id(given.get("ckpt_path")) or fresh
+    return recorded(given.get("ckpt_path")) or fresh

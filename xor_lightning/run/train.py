@@ -31,7 +31,7 @@ from xor_lightning.run.interrupt import Interrupted
 from xor_lightning.run.lightning_logging import quiet_lightning
 from xor_lightning.run.loggers import check_loggers, log_run_summary
 from xor_lightning.run.outputs import hparams_for_tensorboard, nan_if_none, write_outputs
-from xor_lightning.run.resume import resume_path
+from xor_lightning.run.resume import checkpoint_summary, resume_path
 from xor_lightning.run.reused_run import resume_one_job, sweep_jobs
 from xor_lightning.run.run_paths import (
     RunPaths,
@@ -44,6 +44,7 @@ from xor_lightning.run.run_paths import (
 from xor_lightning.run.trainer_setup import Built, build_module, build_trainer, loop_plan, torch_threads, trainer_args
 from xor_lightning.views.run_report import write_report
 from xor_lightning.views.tables import summary_lines
+from xor_lightning.views.tb_hparams import columns, param_names, sweep_job, trial_name
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class TrainPlan:
     trainer_args: dict[str, Any]
     loop: LoopPlan
     threads: int | None
+    start_epochs: int = 0  # epochs the resumed checkpoint has trained (0 for a fresh run)
 
 
 def plan(cfg: DictConfig) -> TrainPlan:
@@ -63,7 +65,9 @@ def plan(cfg: DictConfig) -> TrainPlan:
     check_train_config(cfg)
     passed, loop = trainer_args(cfg.trainer), loop_plan(cfg)
     accelerator = choose_accelerator(cfg.device.accelerator, key="device")
-    return TrainPlan(accelerator, resume_path(cfg, checkpoint_dir(cfg)), passed, loop, torch_threads(cfg))
+    resume = resume_path(cfg, checkpoint_dir(cfg))
+    start = checkpoint_summary(resume)["epochs_done"] if resume is not None else 0
+    return TrainPlan(accelerator, resume, passed, loop, torch_threads(cfg), start)
 
 
 def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
@@ -104,24 +108,27 @@ STOP_REASONS = {
     "diverged": "stopped: every member diverged",
     "max_epochs": "reached trainer.max_epochs",
     "max_time": "stopped: trainer.max_time ran out",
-    "fast_dev_run": "stopped: trainer.fast_dev_run trains one block only",
-    "callback": "stopped by a callback",
+    "timer": "stopped: the Timer callback's duration ran out",
+    "fast_dev_run": "stopped: trainer.fast_dev_run trains one block only and writes no best.ckpt",
+    "callback": "stopped by a callback (its trainer.should_stop)",
 }
 
 
-def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int) -> str:
-    """Why fit ended, from what the run really saw (interruptions are raised before this)."""
+def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int, max_time: bool = False) -> str:
+    """Why fit ended, from what the run really saw (interruptions are raised before this).
+    ``max_time``: trainer.max_time was given (Lightning runs it as a Timer of its own)."""
     if bool(module.facts.diverged.all()):
         return "diverged"
+    if trainer.fast_dev_run:  # a debug run: one block, whatever else happened inside it
+        return "fast_dev_run"
     if module.run_over:
         return "all_solved"
     if int(module.epochs_done) >= max_epochs:
         return "max_epochs"
-    if trainer.fast_dev_run:
-        return "fast_dev_run"
-    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-    if timer is not None and timer.time_remaining() is not None and timer.time_remaining() <= 0:
-        return "max_time"
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)
+                  and c.time_remaining() is not None and c.time_remaining() <= 0), None)
+    if timer is not None:
+        return "max_time" if max_time else "timer"
     return "callback"
 
 
@@ -134,18 +141,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     built, module, fit_seconds = _fit(cfg, found, paths)
     epochs = int(module.epochs_done)
     last = _save_last(built, paths, epochs)
-    best = built.best.best_model_path or last
-    best_module = load_checkpoint(best, "cpu", key="best checkpoint")
+    best = built.best.best_model_path or None  # none under fast_dev_run: then the final weights are evaluated
+    best_module = load_checkpoint(best or last, "cpu", key="best checkpoint")
     # Predictions of each member's best weights; the per-epoch facts of the whole run.
     ev = evaluate_module(best_module, module.facts.cpu(), epochs)
     diagnosis = diagnose(module, ev.solved, ev.diverged)
     built.visuals.log_best(built.trainer.logger, best_module, epochs, ev.best_member(), ev.solved)
-    reason = stop_reason(built.trainer, module, int(cfg.trainer.max_epochs))
+    reason = stop_reason(built.trainer, module, int(cfg.trainer.max_epochs), cfg.trainer.get("max_time") is not None)
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
         "causes": diagnosis.counts(),  # why the members that did not solve it failed (diagnosis.py)
         "epochs_trained": epochs,
+        "epochs_this_process": epochs - found.start_epochs,  # a resumed run: what this command added
         "stop_reason": reason,
         "stopped_early": reason == "all_solved",
         "best_checkpoint": best,
@@ -161,10 +169,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _report(cfg, paths, best_module, ev, built, diagnosis)
     if reason == "diverged":
         raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
-    log.info(
-        f"trained {epochs} epochs in {fit_seconds:.1f}s on {found.accelerator} ({stop_words(reason, cfg)}); "
-        f"best checkpoint {best}; metrics {paths.output_dir / 'metrics.json'}"
-    )
+    log.info(_last_line(found, epochs, fit_seconds, stop_words(reason, cfg), best, last, paths))
     if cfg.seeds == 1 and not in_multirun():
         log.info(f"one network (seed {cfg.seed}); how reliably does this configuration learn XOR? seeds=1000 trains "
                  f"1000 at once (seeds {cfg.seed}..{cfg.seed + 999}) for the success rate and why seeds fail")
@@ -185,6 +190,17 @@ def in_multirun() -> bool:
     from hydra.types import RunMode
 
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _last_line(found: TrainPlan, epochs: int, fit_seconds: float, stopped: str, best: str | None, last: str,
+               paths: RunPaths) -> str:
+    trained = f"trained {epochs} epochs"
+    if found.start_epochs:
+        start = found.start_epochs
+        trained = f"trained {epochs - start} epochs in this process (epochs {start + 1}-{epochs} of the run)"
+    checkpoint = f"best checkpoint {best}" if best else f"no best.ckpt written; evaluated the last checkpoint {last}"
+    return (f"{trained} in {fit_seconds:.1f}s on {found.accelerator} ({stopped}); {checkpoint}; "
+            f"metrics {paths.output_dir / 'metrics.json'}")
 
 
 def _fit(cfg: DictConfig, found: TrainPlan, paths: RunPaths) -> tuple[Built, XORModule, float]:
@@ -211,17 +227,20 @@ def _save_last(built: Built, paths: RunPaths, epochs: int) -> str:
 
 
 def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: dict, epochs: int) -> None:
+    params = hparams_for_tensorboard(cfg)
+    job, overrides, swept = sweep_job()
     log_run_summary(
-        trainer.loggers, hparams_for_tensorboard(cfg),
+        trainer.loggers, params,
         {
-            "hp/success_rate": metrics["success_rate"],
-            "hp/epochs_to_solve_median": nan_if_none(metrics["epochs_to_solve"]["median"]),
-            "hp/final_loss": metrics["final_loss"],
+            "verdict/success_rate": metrics["success_rate"],
+            "verdict/epochs_to_solve_median": nan_if_none(metrics["epochs_to_solve"]["median"]),
+            "verdict/final_loss": metrics["final_loss"],
         },
         step=epochs,
         # The fraction of members that failed for each cause, at the last epoch.
-        extra={f"diagnosis/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
-        curves={"survival/not_yet_solved": ev.survival()},
+        extra={f"why_failed/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
+        curves={"val/not_yet_solved": ev.survival()},
+        trial=trial_name(job, overrides, swept), shown=columns(params, param_names(swept)),
     )
 
 

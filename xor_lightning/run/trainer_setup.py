@@ -20,6 +20,8 @@ from xor_lightning.run.extra_callbacks import build_callbacks
 from xor_lightning.run.interrupt import StopOnInterrupt
 from xor_lightning.run.loggers import build_loggers
 from xor_lightning.run.run_paths import RunPaths
+from xor_lightning.run.trainer_checks import check_trainer_values
+from xor_lightning.views.epoch_scalars import EpochScalars
 from xor_lightning.views.progress import progress_callbacks
 from xor_lightning.views.tb_visuals import VisualsCallback
 
@@ -74,6 +76,7 @@ def trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
             raise UserError(refused)
         if key not in valid:
             raise UserError(f"trainer.{key} is not an argument of pytorch_lightning.Trainer")
+    check_trainer_values(args)
     return {k: v for k, v in args.items() if k not in _LOOP_TRAINER_ARGS}
 
 
@@ -149,21 +152,23 @@ def build_trainer(cfg: DictConfig, paths: RunPaths, accelerator: str, passed: di
     visuals = VisualsCallback(v.every_n_epochs, v.members, v.images, v.histograms, v.member)
     interrupt = StopOnInterrupt()
     callbacks: list[pl.Callback] = [
-        best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
+        EpochScalars(), best, LastCheckpoint(paths.checkpoint_dir / "last.ckpt", cfg.checkpoint.last_every_n_epochs),
         interrupt, RunInfo(paths.name, cfg), visuals,
     ]
     user = build_callbacks(cfg)  # the user's own (callbacks: in train.yaml), after ours
     if not any(isinstance(c, ProgressBar) for c in user):  # a user's own progress bar replaces ours
         callbacks.extend(progress_callbacks(cfg.progress, int(cfg.trainer.max_epochs)))
     callbacks.extend(user)
+    io = AtomicCheckpointIO()  # a kill -9 never leaves a half-written checkpoint; a resume reads checked data only
     trainer = pl.Trainer(
         accelerator=accelerator, devices=1, precision=cfg.device.precision,
         logger=build_loggers(cfg, paths), callbacks=callbacks, default_root_dir=paths.output_dir,
         # Lightning counts blocks; the module counts table epochs and stops at trainer.max_epochs.
         max_epochs=-1, min_epochs=None,
-        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
+        num_sanity_val_steps=0, log_every_n_steps=1,
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
-        plugins=[AtomicCheckpointIO()],  # a kill -9 never leaves a half-written checkpoint
-        **passed,
+        plugins=[io],
+        **{"enable_model_summary": False, **passed},  # +trainer.enable_model_summary=true asks for it
     )
+    io.trainer = trainer
     return Built(trainer, best, visuals, interrupt)

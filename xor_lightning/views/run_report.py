@@ -17,6 +17,7 @@ from xor_lightning.core.module import XORModule
 from xor_lightning.core.stats import as_steps
 from xor_lightning.views import canvas, figures
 from xor_lightning.views.figures import History
+from xor_lightning.views.numbers import epochs, percent
 from xor_lightning.views.plots import Line, faint, line_plot
 
 TRAIN_COLOUR = (31, 119, 180)
@@ -27,11 +28,9 @@ SURVIVAL_COLOUR = (44, 160, 44)
 
 def _headline(ev: Evaluation, run_id: str) -> str:
     s = ev.summary()
-    median = s["epochs_to_solve"]["median"]
-    solve = "-" if median is None else f"{median:g}"
     return (
-        f"run {run_id}: {s['solved']}/{s['seeds']} seeds solved ({s['success_rate']:.0%}), "
-        f"median epochs to solve {solve}, mean final loss {s['final_loss']:.3g}"
+        f"run {run_id}: {s['solved']}/{s['seeds']} seeds solved ({percent(s['success_rate'], 0)}), "
+        f"median epochs to solve {epochs(s['epochs_to_solve']['median'])}, mean final loss {s['final_loss']:.3g}"
     )
 
 

@@ -30,6 +30,7 @@ from xor_lightning.base.atomic_io import atomic_write, atomic_write_text
 from xor_lightning.base.overrides import key_values
 from xor_lightning.core.causes import CAUSES
 from xor_lightning.core.stats import as_steps, survival, wilson_interval
+from xor_lightning.views.numbers import epochs, fraction, rate_with_interval
 
 # Why members failed (diagnosis.py): a column per cause.
 CAUSE_COLUMNS = [c.replace(" ", "_") for c in CAUSES]
@@ -102,7 +103,7 @@ def job_row(job_dir: Path) -> dict[str, Any]:
         "success_rate": m["success_rate"], "ci95_low": lo, "ci95_high": hi,
         "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
         "final_loss": m["final_loss"], "wall_s": m["wall_seconds"],
-        **{c.replace(" ", "_"): n for c, n in m["causes"].items()},
+        **{c.replace(" ", "_"): n for c, n in m["causes"].items() if c in CAUSES},  # an older run may name others
     }
 
 
@@ -176,8 +177,8 @@ def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
         if has_stats(r):
             cells += [
                 f"{r['solved']}/{r['seeds']}" + (" (all diverged)" if r["status"] == "diverged" else ""),
-                f"{r['success_rate']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
-                _fmt(r["epochs_median"]), _fmt(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
+                rate_with_interval(r["success_rate"], r["ci95_low"], r["ci95_high"]),
+                epochs(r["epochs_median"]), epochs(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
                 *(str(r.get(c, "-")) for c in causes),
             ]
         else:
@@ -209,9 +210,9 @@ def plot_summary(path: Path, rows: list[dict[str, Any]], keys: list[str], curves
     panels = len(grid[2]) if grid else 1
     top_height = 4 if None not in xs or grid else 1.2 + 0.28 * len(ok)
     curves = {job: c for job, c in (curves or {}).items() if any(r["job"] == job for r in ok)}
-    fig = plt.figure(figsize=(max(7, 3.6 * panels) + (3 if curves else 0), top_height + (3.4 if curves else 0)),
-                     layout="constrained")
-    spec = fig.add_gridspec(2 if curves else 1, panels, height_ratios=[top_height, 3.4] if curves else None)
+    # The survival legend sits below its plot, so the top row (and a heat map's colour bar) has the full width.
+    fig = plt.figure(figsize=(max(7, 3.6 * panels + 1), top_height + (4.4 if curves else 0)), layout="constrained")
+    spec = fig.add_gridspec(2 if curves else 1, panels, height_ratios=[top_height, 4.4] if curves else None)
     if None not in xs:
         _plot_against(fig.add_subplot(spec[0, :]), ok, xs, keys[0])
     elif grid:
@@ -253,39 +254,74 @@ def _grid(ok: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], list[st
 
 
 def _heat_maps(fig, axes, ok: list[dict[str, Any]], keys: list[str], grid) -> None:
+    """One cell per job: coloured by its success rate, the rate and its 95% interval written in it."""
     rows, cols, panels = grid
-    rate = {tuple(str(r[k]) for k in keys): r["success_rate"] for r in ok}
+    by_cell = {tuple(str(r[k]) for k in keys): r for r in ok}
     image = None
     for ax, panel in zip(axes, panels):
-        cell = [[rate[(a, b, panel) if panel else (a, b)] for b in cols] for a in rows]
-        image = ax.imshow(cell, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        cell = [[by_cell[(a, b, panel) if panel else (a, b)] for b in cols] for a in rows]
+        image = ax.imshow([[r["success_rate"] for r in line] for line in cell], vmin=0, vmax=1, cmap="viridis",
+                          aspect="auto")
         for i, line in enumerate(cell):
-            for j, value in enumerate(line):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
-                        color="black" if value > 0.6 else "white")
+            for j, r in enumerate(line):
+                text = f"{fraction(r['success_rate'], 2)}\n[{fraction(r['ci95_low'], 2)}, {fraction(r['ci95_high'], 2)}]"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="black" if r["success_rate"] > 0.6 else "white")
         ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=30)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
         ax.set_xlabel(keys[1], fontsize=9)
         ax.set_ylabel(keys[0], fontsize=9)
         ax.set_title(f"{keys[2]}={panel}" if panel else "success rate", fontsize=10)
-    fig.colorbar(image, ax=axes, fraction=0.03, label="success rate")
+    fig.colorbar(image, ax=axes[-1], fraction=0.08, pad=0.04, label="success rate [95% interval]")
+
+
+def _short(row: dict[str, Any], keys: list[str]) -> str:
+    """The job's values of the varying keys, 'elu, mse, adam' (the legend's title names the keys)."""
+    return ", ".join(str(row[k]) for k in keys) or row["job"]
+
+
+def _curve_groups(order: list[dict[str, Any]], keys: list[str], curves: dict[str, tuple]) -> list[tuple[str, list]]:
+    """Jobs with the very same curve (e.g. every job that solved no member) as one entry, labelled
+    with the values they share and '*' for the rest: (label, jobs), in the order of ``order``."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in order:
+        epochs, left = curves[r["job"]]
+        groups.setdefault((tuple(epochs), tuple(round(v, 6) for v in left)), []).append(r)
+    out = []
+    for rows in groups.values():
+        if len(rows) == 1:
+            out.append((_short(rows[0], keys), rows))
+            continue
+        shared = [str(rows[0][k]) if len({str(r[k]) for r in rows}) == 1 else "*" for k in keys]
+        never = all(v == 1.0 for v in curves[rows[0]["job"]][1])
+        what = f"{len(rows)} jobs, {'none solved' if never else 'the same curve'}"
+        out.append((what if set(shared) == {"*"} else f"{', '.join(shared)}: {what}", rows))
+    return out
+
+
+def named_curves(entries: int) -> set[int]:
+    """Which legend entries (best first) are named: all of up to 10, else 6 spread from best to worst."""
+    return set(range(entries)) if entries <= 10 else {round(i * (entries - 1) / 5) for i in range(6)}
 
 
 def _survival(ax, ok: list[dict[str, Any]], keys: list[str], curves: dict[str, tuple]) -> None:
-    """One step line per job; with many jobs the three best and three worst are named, the rest faint."""
+    """One step line per job. Jobs with the same curve are one entry; with more than 10 entries six
+    are named, spread evenly from the best to the worst success rate, and the rest drawn faint."""
     order = [r for r in ok if r["job"] in curves]
-    named = order if len(order) <= 12 else order[:3] + order[-3:]
-    for r in order:
-        xs, ys = as_steps(*curves[r["job"]])
-        shown = r in named
-        ax.plot(xs, ys, linewidth=1.4 if shown else 0.7, alpha=1.0 if shown else 0.35,
-                label=_label(r, keys) if shown else None, color=None if shown else "gray")
+    groups = _curve_groups(order, keys, curves)
+    named = named_curves(len(groups))
+    for n, (label, rows) in enumerate(groups):
+        shown = n in named
+        xs, ys = as_steps(*curves[rows[0]["job"]])
+        ax.plot(xs, ys, linewidth=1.6 if shown else 0.7, alpha=1.0 if shown else 0.35,
+                label=label if shown else None, color=None if shown else "gray", zorder=3 if shown else 2)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("epoch")
     ax.set_ylabel("members not yet solved")
-    title = "survival: the fraction of members not yet solved" + ("" if named == order else " (3 best, 3 worst named)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    more = "" if len(named) == len(groups) else f"; {len(named)} of {len(groups)} named, from best to worst, the rest grey"
+    ax.set_title(f"survival: the fraction of members not yet solved{more}", fontsize=10)
+    ax.legend(fontsize=7, title=", ".join(keys) or None, title_fontsize=7, loc="upper center",
+              bbox_to_anchor=(0.5, -0.18), ncol=min(3, len(named)))
     ax.grid(alpha=0.3)
 
 

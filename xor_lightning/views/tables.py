@@ -6,6 +6,7 @@ from __future__ import annotations
 from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.evaluation import Evaluation
 from xor_lightning.core.verdict import prediction, right
+from xor_lightning.views.numbers import epochs, percent
 
 
 def truth_table(ev: Evaluation, member: int) -> list[str]:
@@ -20,10 +21,6 @@ def truth_table(ev: Evaluation, member: int) -> list[str]:
     return lines
 
 
-def _fmt_epochs(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
-
-
 def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> list[str]:
     """What a person reads after training or evaluating: population summary (with why members failed,
     given a diagnosis.Diagnosis), one member's table."""
@@ -35,9 +32,9 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
         e = s["epochs_to_solve"]
         lines.append(
             f"population: {ev.members} seeds ({ev.seed}..{ev.seed + ev.members - 1}): "
-            f"solved {s['solved']}/{ev.members} = {s['success_rate']:.1%} "
-            f"(95% CI {lo:.1%}-{hi:.1%}); epochs to solve: median {_fmt_epochs(e['median'])}, "
-            f"p90 {_fmt_epochs(e['p90'])}, max {_fmt_epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
+            f"solved {s['solved']}/{ev.members} = {percent(s['success_rate'])} "
+            f"(95% CI {percent(lo)}-{percent(hi)}); epochs to solve: median {epochs(e['median'])}, "
+            f"p90 {epochs(e['p90'])}, max {epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
             + (f"; diverged {s['diverged']} (loss became non-finite; counted as not solved)" if s["diverged"] else "")
         )
         if diagnosis is not None and diagnosis.summary():
