@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
+from xor_lightning.cli.completion_values import names_in, value_candidates
 
 SCRIPT = Path(sys.executable).parent / "xor-lightning"  # the console script of the installed package
 
@@ -69,3 +70,62 @@ def test_evaluate_offers_only_its_own_keys(tmp_path):
 def test_install_for_other_shells_names_the_console_script(tmp_path, shell):
     res = bash(f"xor-lightning -sc install={shell}", tmp_path)
     assert res.returncode == 0 and "xor-lightning" in res.stdout, res.stderr
+
+
+def test_every_value_the_checks_accept_is_offered(tmp_path):
+    from xor_lightning.core.nets import ACTIVATIONS
+
+    assert sorted(tab("xor-lightning train model.activation=", tmp_path)) == sorted(f"model.activation={a}" for a in ACTIVATIONS)
+
+
+def test_value_lists_come_from_their_homes_and_complete_a_sweep_item():
+    from xor_lightning.core.devices import CHOICES
+    from xor_lightning.core.nets import INITS
+    from xor_lightning.run.checks import PRECISIONS
+
+    assert value_candidates("train", "model.init=") == [f"model.init={i}" for i in INITS]
+    assert value_candidates("train", "model.activation=relu,ta") == ["model.activation=relu,tanh"]
+    assert value_candidates("evaluate", "device.precision=") == [f"device.precision={p}" for p in PRECISIONS]
+    assert value_candidates("train", "device.accelerator=") == [f"device.accelerator={c}" for c in CHOICES]
+    assert value_candidates("train", "seeds=") is None  # Hydra's turn: the current value
+
+
+@pytest.mark.parametrize("module, name", [
+    ("xor_lightning.core.nets", "ACTIVATIONS"), ("xor_lightning.core.nets", "INITS"), ("xor_lightning.core.verdict", "HEADS"),
+    ("xor_lightning.core.losses", "LOSSES"), ("xor_lightning.core.devices", "CHOICES"),
+    ("xor_lightning.run.checks", "PRECISIONS"),
+])
+def test_lists_read_from_the_source_are_the_lists_the_checks_use(module, name):
+    import importlib
+
+    assert names_in(module, name) == [str(v) for v in getattr(importlib.import_module(module), name)]
+
+
+def test_checkpoint_paths_complete_folder_by_folder(tmp_path, monkeypatch):
+    (tmp_path / "checkpoints" / "run1").mkdir(parents=True)
+    for name in ("best.ckpt", "last.ckpt", "notes.txt"):
+        (tmp_path / "checkpoints" / "run1" / name).write_text("")
+    assert tab("xor-lightning evaluate checkpoint=", tmp_path) == ["checkpoint=checkpoints/"]
+    monkeypatch.chdir(tmp_path)
+    assert value_candidates("evaluate", "checkpoint=checkpoints/") == ["checkpoint=checkpoints/run1/"]
+    assert value_candidates("evaluate", "checkpoint=checkpoints/run1/") == [
+        "checkpoint=checkpoints/run1/best.ckpt", "checkpoint=checkpoints/run1/last.ckpt"]
+    assert value_candidates("train", "ckpt_path=") == ["ckpt_path=last", "ckpt_path=checkpoints/"]
+    assert value_candidates("evaluate", f"checkpoint={tmp_path}/checkpoints/run1/l") == [
+        f"checkpoint={tmp_path}/checkpoints/run1/last.ckpt"]
+
+
+def test_a_boolean_offers_both_values(tmp_path):
+    assert tab("xor-lightning train early_stop.enabled=", tmp_path) == ["early_stop.enabled=false", "early_stop.enabled=true"]
+
+
+def test_a_word_hydra_cannot_read_gets_no_candidates_and_no_traceback(tmp_path):
+    for line in ("xor-lightning train ../../", "xor-lightning train model.../"):
+        res = bash(f"COMP_LINE='{line}' xor-lightning -sc query=bash", tmp_path)
+        assert (res.returncode, res.stdout.strip(), res.stderr) == (0, "", "")
+
+
+def test_an_unknown_shell_is_one_line(tmp_path):
+    res = bash("xor-lightning -sc install=tcsh", tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "bash, zsh, fish" in res.stderr, res.stderr

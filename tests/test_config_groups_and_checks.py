@@ -78,3 +78,20 @@ def test_checks_refuse_bad_values_naming_the_key(override, message):
     with pytest.raises(UserError) as err:
         check_train_config(compose_config("train", [override]))
     assert str(err.value).startswith(message)
+
+
+def test_debug_fast_is_one_block_of_a_small_population_without_pictures(train_cfg, tmp_path):
+    from xor_lightning.run.train import train
+
+    cfg = train_cfg("debug=fast", "early_stop.enabled=false")
+    assert (cfg.seeds, cfg.trainer.max_epochs) == (4, cfg.block_epochs)
+    metrics = train(cfg)
+    assert metrics["epochs_trained"] == cfg.block_epochs and metrics["seeds"] == 4
+    assert not (tmp_path / "outputs" / "test" / "report.png").exists()
+    assert train_cfg("debug=fast", "seeds=1").seeds == 1  # the command line still wins
+
+
+def test_debug_profiler_passes_lightnings_simple_profiler(train_cfg):
+    from xor_lightning.run.trainer_setup import trainer_args
+
+    assert trainer_args(train_cfg("debug=profiler").trainer)["profiler"] == "simple"

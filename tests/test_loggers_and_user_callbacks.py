@@ -142,3 +142,25 @@ def test_a_users_own_progress_bar_replaces_ours(train_cfg):
     found = plan(cfg)
     bar = build_trainer(cfg, run_paths(cfg), found.accelerator, found.trainer_args).trainer.progress_bar_callback
     assert isinstance(bar, TQDMProgressBar) and not isinstance(bar, EpochProgressBar)
+
+
+def test_several_loggers_at_once_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """``logger=[tensorboard,csv]`` as configs/train.yaml and docs/usage.md write it: both loggers' files."""
+    from xor_lightning.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "logger=[tensorboard,csv]", "run_id=both", "trainer.max_epochs=12",
+                 "early_stop.enabled=false", "visuals.report=false", "progress.bar=false"]) == 0
+    run = tmp_path / "logs" / "both"
+    acc = EventAccumulator(str(run))
+    acc.Reload()
+    assert len(acc.Scalars("train/loss")) == 12
+    with open(run / "csv" / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len([r for r in rows if r["train/loss"]]) == 12
+
+
+def test_a_list_of_choices_is_still_a_list_of_names(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert_refused_in_process(["train", "logger=[tensorboard,../x]"],
+                              "error: logger='[tensorboard,../x]' is not valid; a group choice is a name", tmp_path, capsys)

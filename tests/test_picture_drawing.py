@@ -91,6 +91,18 @@ def test_a_member_at_p_half_everywhere_has_no_decision_line():
     assert np.array_equal(flat_half, flat_above)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_field_overflowed_to_inf_draws_its_line_without_numpy_warnings():
+    """A network about to diverge (optimizer.lr=1e30) can overflow its float32 field to +-inf."""
+    huge = np.full((64, 64), 1e30, dtype=np.float32)
+    huge[:, :32] = -1e30
+    overflowed = np.where(huge > 0, np.inf, -np.inf).astype(np.float32)
+    line = tiles._decision_line(overflowed)
+    assert line[:, 31:33].all() and not line[:, :30].any() and not line[:, 34:].any()
+    assert np.array_equal(line, tiles._decision_line(huge))
+    assert tiles.boundary_tile(overflowed).dtype == np.uint8
+
+
 def test_a_dead_relu_unit_is_neutral_and_units_share_one_scale_per_layer():
     net = Population(1, [3], "relu", seed=0)
     with torch.no_grad():

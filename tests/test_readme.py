@@ -23,7 +23,7 @@ PAGES = {p.relative_to(REPO).as_posix(): p.read_text() for p in [REPO / "README.
 REFERENCE = PAGES["docs/reference.md"]
 PREFIX = "python -m xor_lightning "
 # Shown failing, but only after an earlier run made the state they refer to: composed only.
-NEEDS_A_PREVIOUS_RUN = {"train run_id=demo ckpt_path=last model.hidden=[4]"}
+NEEDS_A_PREVIOUS_RUN = {"train run_id=demo ckpt_path=last model.hidden=[4]", "train -m seeds=1,2 run_id=demosweep ckpt_path=last"}
 
 
 def fenced_lines(page: str) -> list[tuple[int, list[str]]]:
@@ -48,7 +48,7 @@ def commands() -> list[pytest.param]:
 def _commands(name: str, page: str) -> list[pytest.param]:
     found = []
     for number, rest in fenced_lines(page):
-        if PREFIX not in rest[0]:
+        if PREFIX not in rest[0] or rest[0].lstrip().startswith("error: "):  # an error line may advise a command
             continue
         text, used = rest[0], 1
         while text.rstrip().endswith("\\"):  # a command continued on the next lines

@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         return shell_completion(argv[1:], COMMANDS)
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
+        from xor_lightning.base.suggest import did_you_mean
+
+        guess = did_you_mean(command, COMMANDS)
+        print(f"error: unknown command {command!r}; {guess}choose one of: {', '.join(COMMANDS)} (see --help)", file=sys.stderr)
         return 2
     if any(a.split("=", 1)[0] == "--experimental-rerun" for a in rest):
         # Hydra's rerun unpickles the file it is given: any file there could run any code.
@@ -123,7 +126,7 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
             rest = place(rest, [f"run_id={run_id}"] if run_id else [])
             extra, jobs = precheck(command, rest)
             rest = place(rest, extra)  # a resumed run's own trainer.max_epochs
-            if MULTIRUN.intersection(rest):  # the progress bar's "job k/N" and sweep ETA
+            if MULTIRUN.intersection(rest):  # the progress label's "job 3 (4 of 9)" and sweep ETA
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_JOBS", str(len(jobs)))
                 os.environ.setdefault("XOR_LIGHTNING_SWEEP_START", str(time.time()))
                 os.environ["XOR_LIGHTNING_SWEPT"] = ",".join(swept_keys(jobs))  # HParams columns (this sweep's)

@@ -7,6 +7,7 @@ names the key and what would be valid, raised as UserError (exit code 2).
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -19,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
 from xor_lightning.base.overrides import key_values, split_args
+from xor_lightning.base.suggest import did_you_mean
 from xor_lightning.cli.override_errors import parse_all
 from xor_lightning.run.run_paths import unresolved
 
@@ -71,11 +73,15 @@ def _keys_under(cfg: DictConfig, dotted: str) -> str:
 def _explain(exc: Exception, base: DictConfig | None) -> str:
     """One line for a composition error."""
     text = str(exc)
-    if isinstance(exc, MissingConfigException) and exc.options is not None:
-        m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
-        if m:
-            hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if m.group(1) == "hydra/launcher" else ""
-            return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}{hint}"
+    if isinstance(exc, MissingConfigException):
+        # "Could not find" (one choice, with the options) or "Could not load" (an item of a list of choices)
+        m = re.search(r"Could not (?:find|load) '([^']+)/([^'/]+)'", text)
+        options = exc.options if exc.options is not None else _group_options(m.group(1)) if m else None
+        if m and options:
+            group, choice = m.groups()
+            hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if group == "hydra/launcher" else ""
+            guess = did_you_mean(choice, options, lambda name: f"{group}={name}")
+            return f"{group}={choice!r} is not a known choice; {guess}choose one of: {', '.join(options)}{hint}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if m:
         key = m.group(1)
@@ -86,30 +92,79 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
             message = unknown_optimizer_argument(str(OmegaConf.select(base, "optimizer._target_")), key.split(".", 1)[1])
             if message:
                 return message
+        if parent == "trainer":  # an argument Lightning has but the run decides itself: what to use instead
+            from xor_lightning.run.trainer_setup import own_trainer_arg
+
+            refused = own_trainer_arg(key.split(".", 1)[1], _value_of(text))
+            if refused:
+                return refused
         valid = _keys_under(base, parent) if base is not None else ""
         where = f"valid keys{' under ' + parent if parent else ''}: {valid}; " if valid else ""
-        return f"{key} is not a config key; {where}to add a new key use +{key}=VALUE"
+        guess = _nearest_key(base, key) if base is not None else ""
+        return f"{key} is not a config key; {guess}{where}to add a new key use +{key}=VALUE"
     m = re.search(r"Ambiguous value for argument '([^']+)'", text)
     if m:
         return f"{m.group(1)} has several values: add -m (multirun) to sweep over them"
     return _first_line(exc)
 
 
+def _value_of(message: str) -> str | None:
+    """The value in Hydra's "To append to your config use +KEY=VALUE" hint."""
+    m = re.search(r"use \+[^=\s]+=(\S+)", message)
+    return m.group(1) if m else None
+
+
+def _group_options(group: str) -> list[str]:
+    """The choices of a config group of ours (its YAML files), e.g. ``logger``: csv, mlflow, tensorboard."""
+    return sorted(p.stem for p in (Path(config_dir()) / group).glob("*.yaml"))
+
+
+def _nearest_key(base: DictConfig, key: str) -> str:
+    """'did you mean ...' for an unknown key: a sibling of its last part where its parent exists
+    (``model.hiden``), else the closest key as deep (``modle.hidden``)."""
+    parent, _, last = key.rpartition(".")
+    node = OmegaConf.select(base, parent) if parent else base
+    if isinstance(node, DictConfig):
+        siblings = [str(k) for k in node.keys() if k != "hydra"]
+        return did_you_mean(last, siblings, lambda name: f"{parent}.{name}" if parent else name)
+    return did_you_mean(key, _keys_at_depth(base, key.count(".")))
+
+
+def _keys_at_depth(cfg: DictConfig, depth: int, prefix: str = "") -> list[str]:
+    """The dotted keys of ``cfg`` with ``depth`` dots (``model.hidden``: 1), Hydra's own left out."""
+    keys = []
+    for key, node in cfg.items_ex(resolve=False):
+        if key == "hydra":
+            continue
+        if depth == 0:
+            keys.append(f"{prefix}{key}")
+        elif isinstance(node, DictConfig):
+            keys += _keys_at_depth(node, depth - 1, f"{prefix}{key}.")
+    return keys
+
+
 def _check_group_choices(overrides: list[str]) -> None:
-    """``experiment=../train`` would load any YAML file as a group member: a choice is a name."""
+    """``experiment=../train`` would load any YAML file as a group member: a choice is a name.
+
+    A list of choices (``logger=[tensorboard,csv]``: several members of one group) is a list of names.
+    """
     for override in overrides:
         key, eq, value = override.partition("=")
         key = key.lstrip("+~")
         group = Path(config_dir()) / key
         if not eq or "." in key or value == "null" or not (key.startswith("hydra/") or group.is_dir()):
             continue
-        # logger=[csv,tensorboard] picks several; -m logger=csv,tensorboard sweeps them: each is a name.
-        listed = value.startswith("[") and value.endswith("]")
-        choices = [c for c in value[1:-1].split(",") if c.strip()] if listed else value.split(",")  # [] is none
-        if not all(_CHOICE.fullmatch(c.strip()) for c in choices):
-            names = sorted(p.stem for p in group.glob("*.yaml"))
-            choose = f": choose one of: {', '.join(names)}" if names else ""
-            raise UserError(f"{key}={value!r} is not valid; a group choice is a name, not a path{choose}")
+        try:
+            read = parse_all([override])[0]
+            parsed = list(read.sweep_iterator()) if read.is_sweep_override() else read.value()  # -m a,b: each a name
+        except ValueError:
+            parsed = value  # not an override Hydra can read: compose names the problem
+        for choice in parsed if isinstance(parsed, list) else [parsed]:
+            if not isinstance(choice, str) or not _CHOICE.fullmatch(choice):
+                names = _group_options(key)
+                choose = f": choose one of: {', '.join(names)}" if names else ""
+                shown = value if isinstance(parsed, list) else choice
+                raise UserError(f"{key}={shown!r} is not valid; a group choice is a name, not a path{choose}")
 
 
 def _compose(name: str, overrides: list[str]) -> DictConfig:
@@ -135,14 +190,22 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], list[list[str]]]
     checked, every_job = [], []
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3", job_name=command):
-        for job, cfg in _expand(command, jobs, multirun):
-            cfg = _compose(command, job) if cfg is None else cfg
-            if command == "train" and not multirun:
-                extra = _resume_defaults(cfg, job)
-                cfg = _compose(command, job + extra) if extra else cfg
-            _check(command, cfg, multirun)
-            checked.append(cfg)
-            every_job.append(job)
+        pairs = _expand(command, jobs, multirun)
+        status = Progress(len(pairs)) if multirun else None
+        try:
+            for job, cfg in pairs:
+                cfg = _compose(command, job) if cfg is None else cfg
+                if command == "train" and not multirun and cfg.get("ckpt_path") is not None:
+                    extra = _resume_defaults(cfg, job)
+                    cfg = _compose(command, job + extra) if extra else cfg
+                _check(command, cfg, multirun, values_only=not claim)
+                checked.append(cfg)
+                every_job.append(job)
+                if status:
+                    status.tick(len(checked))
+        finally:
+            if status:
+                status.close()
     if command == "train" and claim:  # only once every job passed: a refused command makes no folder
         for cfg in checked:
             _claim_run_folder(cfg, multirun)
@@ -154,6 +217,32 @@ def swept_keys(jobs: list[list[str]]) -> list[str]:
     given = [key_values(job) for job in jobs]
     keys = list(dict.fromkeys(k for g in given for k in g))
     return [k for k in keys if len({g.get(k) for g in given}) > 1] if len(given) > 1 else []
+
+
+class Progress:
+    """A sweep's jobs are all composed and checked before the first starts (seconds for a large
+    grid, with Lightning's import): on a terminal, a status line says so at once and counts the
+    jobs checked; it is erased when checking ends, so a refusal stays one line and the launch
+    output follows as before. Off a terminal (logs, CI) it says nothing."""
+
+    def __init__(self, total: int, stream=None) -> None:
+        self.total, self.stream = total, sys.stderr if stream is None else stream
+        self.shown = self.stream.isatty()
+        self._say(0)
+
+    def _say(self, done: int) -> None:
+        if self.shown:
+            jobs = f"{self.total} job{'s' if self.total != 1 else ''}"
+            self.stream.write(f"\rchecking {jobs} before the sweep starts: {done}/{self.total} checked\033[K")
+            self.stream.flush()
+
+    def tick(self, done: int) -> None:
+        self._say(done)
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def _claim_run_folder(cfg: DictConfig, multirun: bool) -> None:
@@ -243,14 +332,22 @@ def _check_no_chdir(cfg: DictConfig) -> None:
                         "hydra.run.dir choose where things go)")
 
 
-def _check(command: str, cfg: DictConfig, multirun: bool = False) -> None:
-    from xor_lightning.run.evaluate import preflight as evaluate_preflight
-    from xor_lightning.run.train import preflight as train_preflight
-
+def _check(command: str, cfg: DictConfig, multirun: bool = False, values_only: bool = False) -> None:
+    """The job's checks; ``values_only`` (--cfg, which runs nothing): the config's own values, not
+    the Lightning classes it names (trainer arguments, loggers, callbacks), which would cost importing
+    Lightning, several seconds, to print a config."""
     _check_resolvable(cfg)
     _check_no_chdir(cfg)
     if multirun:
         _check_launcher(cfg)
+    if values_only and command == "train":
+        from xor_lightning.run.checks import check_train_config
+
+        check_train_config(cfg)
+        return
+    from xor_lightning.run.evaluate import preflight as evaluate_preflight
+    from xor_lightning.run.train import preflight as train_preflight
+
     if command == "train":
         train_preflight(cfg, multirun)
     else:

@@ -2,7 +2,7 @@
 
 With the whole table as the batch an epoch is one optimizer step, far cheaper than Lightning's
 per-step hooks, logging and checkpoint checks. So one Lightning training step runs a *block* of
-table epochs back to back (DESIGN promise 7), and users still count table epochs everywhere.
+table epochs back to back (docs/design.md, promise 7), and users still count table epochs everywhere.
 A block ends at ``block_epochs`` epochs, at ``max_epochs``, and at every multiple of the cadences
 of what happens between blocks (TensorBoard pictures, last.ckpt), so those land on exact epochs.
 """

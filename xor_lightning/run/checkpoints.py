@@ -12,7 +12,7 @@ complete or untouched):
   loses at most that many; ``train()`` writes the final one after fit.
 - Both record the run (RunInfo: run id, overrides, max_epochs, trajectory settings) for resuming.
 
-Read back as untrusted data (DESIGN promise 10). Before anything is built from a file: only a
+Read back as untrusted data (docs/design.md, promise 10). Before anything is built from a file: only a
 regular file is opened (a FIFO would block, /dev/zero never ends), its size is bounded by the
 memory available, the zip index and every member's CRC are checked, torch unpickles it with
 ``weights_only=True`` (no code runs), and its hyper-parameters are checked like a config and

@@ -8,6 +8,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig
 
 from xor_lightning.base.errors import UserError
+from xor_lightning.base.suggest import did_you_mean
 from xor_lightning.core.devices import CHOICES as DEVICES
 from xor_lightning.core.losses import LINEAR_HEAD_LOSSES, LOSSES
 from xor_lightning.core.nets import ACTIVATIONS, INITS
@@ -33,7 +34,8 @@ LOSS_OPTIONS = {"smooth_l1": ("beta",)}
 def _choice(key: str, value: Any, valid: Iterable[str]) -> None:
     valid = list(valid)
     if value not in valid:
-        raise UserError(f"{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
+        guess = did_you_mean(value, valid) if isinstance(value, str) else ""
+        raise UserError(f"{key}={value!r} is not valid; {guess}choose one of: {', '.join(valid)}")
 
 
 def _int(key: str, value: Any, low: int, what: str = "") -> None:
@@ -102,7 +104,8 @@ def unknown_optimizer_argument(target: str, key: str) -> str | None:
     if having:
         return (f"optimizer.{key}: {target} (optimizer={name}) has no argument {key}; "
                 f"optimizers with {key}: {', '.join(having)} (e.g. optimizer={having[0]} optimizer.{key}=...)")
-    return f"optimizer.{key} is not an argument of {target} (optimizer={name}); valid: {', '.join(args)}"
+    guess = did_you_mean(key, args, lambda arg: f"optimizer.{arg}")
+    return f"optimizer.{key} is not an argument of {target} (optimizer={name}); {guess}valid: {', '.join(args)}"
 
 
 def _check_argument_type(key: str, value: Any, default: Any) -> None:

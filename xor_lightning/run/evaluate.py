@@ -55,8 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         log.warning(f"checkpoint={cfg.checkpoint}: {len(bad)} of {ev.members} members have NaN/inf weights "
                     f"(members {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''}); "
                     "they count as not solved and their rows read 'NaN'")
-    for line in summary_lines(ev, member):
-        log.info(line)
+    log.info("\n".join(summary_lines(ev, member)))  # one record: one block
     if cfg.boundary is not None:
         log.info(f"decision boundary: {write_boundary(cfg.boundary, module, ev, member)}")
     if cfg.space is not None:

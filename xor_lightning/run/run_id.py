@@ -71,4 +71,6 @@ def decide(overrides: list[str], environ: Mapping[str, str], fresh: str,
         return None
     if ENV in environ:
         return check_run_id(environ[ENV], ENV)
+    if given.get("ckpt_path") in (None, "null", "last"):
+        return fresh  # no checkpoint file to read a run id from (and no Lightning import: --cfg stays fast)
     return recorded(given.get("ckpt_path")) or fresh

@@ -30,6 +30,7 @@ from typing import IO
 
 from xor_lightning.base.bounded_parse import load_json, read_text_capped
 from xor_lightning.base.errors import WRITE_ERRORS, UserError, WriteFailed, describe_write_error
+from xor_lightning.run.reused_run import already_holds
 
 try:
     import fcntl
@@ -114,8 +115,7 @@ def claim(folder: Path, who: str, resuming: bool, stale_logs: Path | None = None
         raise
     try:
         if not resuming and holds_a_run(folder):
-            raise UserError(f"{who}: {folder} already holds a run's checkpoints; choose another run_id, "
-                            f"or resume it with ckpt_path=last")
+            raise already_holds(who, folder, who.removeprefix("run_id="))
         if existed and not resuming:
             _take_over(folder, who, _holder(path), stale_logs)
         _write_holder(handle)

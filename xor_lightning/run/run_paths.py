@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.run import run_lock
+from xor_lightning.run.reused_run import already_holds
 from xor_lightning.run.run_id import check_run_id, inside
 from xor_lightning.run.writable import check_folder
 
@@ -53,10 +54,7 @@ def check_free(cfg: DictConfig, ckpt: Path) -> None:
     if not run_lock.held(ckpt):  # held by this very process: a multirun's earlier job was checked
         run_lock.check_not_busy(ckpt, f"run_id={cfg.run_id}")
     if cfg.get("ckpt_path") is None and run_lock.holds_a_run(ckpt):
-        raise UserError(
-            f"run_id={cfg.run_id}: {ckpt} already holds a run's checkpoints; choose another run_id, "
-            f"or resume it with ckpt_path=last"
-        )
+        raise already_holds(f"run_id={cfg.run_id}", ckpt, str(cfg.run_id))
 
 
 def claim_folders(cfg: DictConfig, name: str) -> run_lock.RunLock:

@@ -32,6 +32,7 @@ from xor_lightning.run.lightning_logging import quiet_lightning
 from xor_lightning.run.loggers import check_loggers, log_run_summary
 from xor_lightning.run.outputs import hparams_for_tensorboard, nan_if_none, write_outputs
 from xor_lightning.run.resume import checkpoint_summary, resume_path
+from xor_lightning.run.reused_run import resume_one_job, sweep_jobs
 from xor_lightning.run.run_paths import (
     RunPaths,
     check_output_dirs,
@@ -76,7 +77,9 @@ def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
     surroundings checked here (loggers, callbacks, folders) it finds as precheck left them.
     """
     if multirun and cfg.get("ckpt_path") is not None:
-        raise UserError("ckpt_path resumes one run; resume the jobs of a multirun one at a time")
+        folder = Path(cfg.paths.checkpoint_dir) / str(cfg.run_id)
+        jobs = sweep_jobs(folder) if folder.is_dir() else []
+        raise UserError(f"ckpt_path resumes one run, not a multirun (-m): {resume_one_job(str(cfg.run_id), jobs)}")
     found = plan(cfg)
     check_loggers(cfg)
     check_callbacks(cfg)
@@ -86,7 +89,8 @@ def preflight(cfg: DictConfig, multirun: bool = False) -> TrainPlan:
 
 
 def _resume_hint(epochs: int, last: str) -> str:
-    again = " ".join(o for o in task_overrides() if not o.startswith("ckpt_path="))
+    # No run_id=: the checkpoint records its run's (a sweep job's is <sweep>/<job>, not the sweep's id).
+    again = " ".join(o for o in task_overrides() if not o.startswith(("ckpt_path=", "run_id=")))
     return (f"stopped after {epochs} epochs; last checkpoint {last}. "
             f"Resume with: python -m xor_lightning train {again + ' ' if again else ''}ckpt_path={last}")
 
@@ -165,18 +169,37 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _report(cfg, paths, best_module, ev, built, diagnosis)
     if reason == "diverged":
         raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
-    log.info(_last_line(found, epochs, fit_seconds, reason, best, last, paths))
+    log.info(_last_line(found, epochs, fit_seconds, stop_words(reason, cfg), best, last, paths))
+    if cfg.seeds == 1 and not in_multirun():
+        log.info(f"one network (seed {cfg.seed}); how reliably does this configuration learn XOR? seeds=1000 trains "
+                 f"1000 at once (seeds {cfg.seed}..{cfg.seed + 999}) for the success rate and why seeds fail")
     return metrics
 
 
-def _last_line(found: TrainPlan, epochs: int, fit_seconds: float, reason: str, best: str | None, last: str,
+def stop_words(reason: str, cfg: DictConfig) -> str:
+    """Why training stopped, in the words of one network or of a population."""
+    if reason == "all_solved" and cfg.seeds == 1:
+        margin = float(cfg.early_stop.margin)
+        return (f"stopped early: every row right by early_stop.margin={margin:g}, p >= {0.5 + margin:g} for a 1 "
+                f"and <= {0.5 - margin:g} for a 0")
+    return STOP_REASONS[reason]
+
+
+def in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _last_line(found: TrainPlan, epochs: int, fit_seconds: float, stopped: str, best: str | None, last: str,
                paths: RunPaths) -> str:
     trained = f"trained {epochs} epochs"
     if found.start_epochs:
         start = found.start_epochs
         trained = f"trained {epochs - start} epochs in this process (epochs {start + 1}-{epochs} of the run)"
     checkpoint = f"best checkpoint {best}" if best else f"no best.ckpt written; evaluated the last checkpoint {last}"
-    return (f"{trained} in {fit_seconds:.1f}s on {found.accelerator} ({STOP_REASONS[reason]}); {checkpoint}; "
+    return (f"{trained} in {fit_seconds:.1f}s on {found.accelerator} ({stopped}); {checkpoint}; "
             f"metrics {paths.output_dir / 'metrics.json'}")
 
 
@@ -226,5 +249,5 @@ def _report(cfg: DictConfig, paths: RunPaths, best_module: XORModule, ev: Evalua
     if cfg.visuals.report:
         report_png = write_report(paths.output_dir / "report.png", best_module, ev, built.visuals.history, paths.name, diagnosis)
         log.info(f"report {report_png}")
-    for line in summary_lines(ev, diagnosis=diagnosis):
-        log.info(line)
+    # One record, so one write: jobs side by side (joblib) cannot interleave their tables.
+    log.info("\n".join(summary_lines(ev, diagnosis=diagnosis)))

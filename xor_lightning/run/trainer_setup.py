@@ -49,13 +49,31 @@ _OWN_TRAINER_ARGS = {
 _LOOP_TRAINER_ARGS = ("max_epochs", "min_epochs", "gradient_clip_val", "gradient_clip_algorithm")
 
 
+# What Lightning's accelerator names are called here (device=...).
+_DEVICE_FOR = {"gpu": "cuda", "cuda": "cuda", "mps": "mps", "cpu": "cpu", "auto": "auto"}
+
+
+def own_trainer_arg(key: str, value: Any = None) -> str | None:
+    """The one line for ``trainer.<key>`` when the run decides that argument itself (what to use instead)."""
+    if key not in _OWN_TRAINER_ARGS:
+        return None
+    instead = _OWN_TRAINER_ARGS[key]
+    device = _DEVICE_FOR.get(str(value).lower()) if key in ("accelerator", "devices") else None
+    if key == "accelerator" and device:
+        instead = f"use device={device}"
+    elif key in ("accelerator", "devices"):
+        instead = "use device=cuda|mps|cpu|auto (one device: a population trains on one)"
+    return f"trainer.{key} is not available: {instead}"
+
+
 def trainer_args(trainer_cfg: DictConfig) -> dict[str, Any]:
     """The trainer.* keys passed through to pytorch_lightning.Trainer (checked)."""
     args = OmegaConf.to_container(trainer_cfg, resolve=True)
     valid = inspect.signature(pl.Trainer.__init__).parameters
     for key in args:
-        if key in _OWN_TRAINER_ARGS:
-            raise UserError(f"trainer.{key} is not available: {_OWN_TRAINER_ARGS[key]}")
+        refused = own_trainer_arg(key, args[key])
+        if refused:
+            raise UserError(refused)
         if key not in valid:
             raise UserError(f"trainer.{key} is not an argument of pytorch_lightning.Trainer")
     check_trainer_values(args)

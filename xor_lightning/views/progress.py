@@ -5,7 +5,7 @@
   the end of every block and, inside a long block (10,000 seeds: ~0.3 s an epoch on a busy
   machine), about once a second: the module calls ``epoch_hooks`` after every epoch, and the bar
   only redraws when a second has passed (one clock read per epoch otherwise). In a multirun its
-  label is ``job k/N``, with the sweep's ETA.
+  label is ``job <folder number> (k of N)``, with the sweep's ETA.
 - In train.log, and on the console when it is not a terminal: a line every ``every_seconds``, also
   from inside a block.
 """
@@ -19,6 +19,7 @@ import time
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 
 from xor_lightning.views.numbers import percent
 
@@ -29,20 +30,32 @@ SWEEP_START = "XOR_LIGHTNING_SWEEP_START"  # and when the sweep started (time.ti
 
 
 def job_label() -> str:
-    """``job k/N`` inside a multirun (with the sweep's ETA from the jobs done so far), else ''."""
+    """``job 3 (4 of 9)`` inside a multirun, named by its folder (``<sweep dir>/3``), with the
+    sweep's ETA from the jobs done so far; else ''."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
-    k = int(HydraConfig.get().job.num) + 1
+    num = int(HydraConfig.get().job.num)  # the job's folder: <sweep dir>/<num>, counted from 0
+    k = num + 1
     total = os.environ.get(SWEEP_JOBS)
-    label = f"job {k}/{total}" if total else f"job {k}"
+    label = f"job {num} ({k} of {total})" if total else f"job {num}"
     start = os.environ.get(SWEEP_START)
     if total and start and k > 1:
         per_job = (time.time() - float(start)) / (k - 1)
         label += f", sweep ETA {_clock(per_job * (int(total) - k + 1))}"
     return label
+
+
+def parallel_job() -> bool:
+    """A multirun job launched next to others (joblib, submitit), not one after another in this process."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return False
+    return "BasicLauncher" not in str(HydraConfig.get().launcher.get("_target_", ""))
 
 
 def _clock(seconds: float) -> str:
@@ -96,12 +109,15 @@ class EpochProgressBar(TQDMProgressBar):
         self._module: pl.LightningModule | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        bar = self.init_train_tqdm()
-        bar.reset(total=self.max_epochs)
-        bar.initial = int(pl_module.epochs_done)  # a resumed run starts where it stopped
-        bar.unit = "epoch"
-        bar.set_description(self.label or "train")
-        self.train_progress_bar = bar
+        # Made with its label, total and start at once: Lightning's init_train_tqdm, then reset and
+        # set_description, printed "Training: 0/?" and "Training: 0/300" before it.
+        # tqdm draws nothing on a terminal that reports 0 columns and 0 rows: give it a size.
+        width = {} if _columns() > 0 else {"dynamic_ncols": False, "ncols": FALLBACK_COLUMNS, "nrows": FALLBACK_ROWS}
+        self.train_progress_bar = Tqdm(
+            desc=self.label or "train", total=self.max_epochs, initial=int(pl_module.epochs_done),  # a resumed run
+            unit="epoch", position=2 * self.process_position, disable=self.is_disabled, leave=True,  # starts there
+            file=sys.stdout, smoothing=0, bar_format=self.BAR_FORMAT, **{"dynamic_ncols": True, **width},
+        )
         self._module = pl_module
         self._in_block.attach(pl_module)
 
@@ -120,7 +136,9 @@ class EpochProgressBar(TQDMProgressBar):
 
     def _show(self, epochs: int, solved: float, loss: float) -> None:
         self.train_progress_bar.n = epochs
-        self.train_progress_bar.set_postfix(solved=percent(solved), loss=f"{loss:.4g}", refresh=True)
+        one = self._module is not None and self._module.hparams.seeds == 1
+        shown = ("yes" if solved else "not yet") if one else percent(solved)
+        self.train_progress_bar.set_postfix(solved=shown, loss=f"{loss:.4g}", refresh=True)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *_) -> None:
         pass  # a Lightning epoch is one block: the bar counts table epochs for the whole run
@@ -176,12 +194,25 @@ class ProgressLines(pl.Callback):
         going = rate > 0 and epochs < self.max_epochs and not final  # an early stop ends before max_epochs
         left = f", about {_clock((self.max_epochs - epochs) / rate)} to go" if going else ""
         prefix = f"{self.label}: " if self.label else ""
-        log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {percent(solved)} of members solved, mean loss {loss:.4g}; "
-                 f"{_clock(elapsed)} elapsed{left}")
+        solved_words = (("solved" if solved else "not solved yet") + ", loss" if pl_module.hparams.seeds == 1
+                        else f"{percent(solved)} of members solved, mean loss")
+        log.info(f"{prefix}epoch {epochs}/{self.max_epochs}: {solved_words} {loss:.4g}; {_clock(elapsed)} elapsed{left}")
+
+
+FALLBACK_COLUMNS, FALLBACK_ROWS = 80, 24  # a bar forced on (progress.bar=true) where the terminal reports no size
+
+
+def _columns() -> int:
+    """The width the bar's terminal (stdout) reports; 0 where it reports none (some pseudo-terminals)."""
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 def on_terminal() -> bool:
-    return sys.stderr.isatty()
+    """A terminal a bar can be drawn on: one that reports its width (tqdm draws nothing in 0 columns)."""
+    return sys.stderr.isatty() and _columns() > 0
 
 
 def keep_lines_off_the_terminal() -> None:
@@ -195,7 +226,8 @@ def keep_lines_off_the_terminal() -> None:
 def progress_callbacks(progress_cfg, max_epochs: int) -> list[pl.Callback]:
     """What ``progress.*`` asks for: a bar (``bar: auto`` means on a terminal) and/or lines."""
     label = job_label()
-    bar = on_terminal() if progress_cfg.bar == "auto" else bool(progress_cfg.bar)
+    # Jobs side by side (joblib, submitit) would draw their bars over each other: lines instead.
+    bar = on_terminal() and not parallel_job() if progress_cfg.bar == "auto" else bool(progress_cfg.bar)
     callbacks: list[pl.Callback] = []
     if bar:
         callbacks.append(EpochProgressBar(max_epochs, label))

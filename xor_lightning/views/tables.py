@@ -51,6 +51,7 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
         more = diagnosis.more_epochs[member]
         verdict += f" ({cause}{f': about {more} more epochs' if more is not None else ''})"
     if bool(ev.diverged[member]):
-        verdict = f"DIVERGED in epoch {int(ev.diverged_at[member])} (loss became non-finite; weights reset to 0), NOT SOLVED"
+        at = int(ev.diverged_at[member])
+        verdict = f"DIVERGED in epoch {at} (loss became non-finite; its training ended there), NOT SOLVED"
     lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
     return lines

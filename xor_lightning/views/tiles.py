@@ -87,7 +87,12 @@ def _mark_table(tile: np.ndarray, at: tuple[tuple[float, float], ...] | None = N
 def _decision_line(logit: np.ndarray, width: float = 1.8) -> np.ndarray:
     """Antialiased mask of the p = 0.5 line. On the logit the distance to the line is about
     |z| / |grad z| pixels (exact where z is linear), however saturated the sigmoid is; a flat
-    field (a member at p = 0.5 everywhere) has no line."""
+    field (a member at p = 0.5 everywhere) has no line. A finite network with huge weights (a run
+    about to diverge) can overflow the float32 field to +-inf, and inf - inf has no gradient: such
+    pixels are far from the line anyway, so they are held at a bound whose differences stay finite."""
+    if np.issubdtype(logit.dtype, np.floating):
+        bound = np.finfo(logit.dtype).max / 4
+        logit = np.clip(logit, -bound, bound)
     gy, gx = np.gradient(logit)
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = width / 2 + 0.5 - np.abs(logit) / np.hypot(gx, gy)
