@@ -127,3 +127,16 @@ def test_a_sweep_shows_a_status_line_while_it_checks_its_jobs_then_erases_it():
     off = io.StringIO()  # not a terminal (a log, CI): nothing, so a refusal there stays one line
     Progress(3, off).close()
     assert off.getvalue() == ""
+
+
+def test_help_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    # The reader closes the pipe before the help is written (`train --help | head -1`, a race that always loses).
+    line = f"'{sys.executable}' -m xor_lightning train --help 2>err.txt; echo $? > rc.txt"
+    subprocess.run(["bash", "-c", f"({line}) | (exec 0<&-; sleep 3)"], cwd=tmp_path, env={"PYTHONPATH": str(REPO)},
+                   timeout=60, check=True)
+    assert (tmp_path / "rc.txt").read_text().strip() == "141" and (tmp_path / "err.txt").read_text() == ""

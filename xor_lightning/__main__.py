@@ -1,8 +1,6 @@
 """``python -m xor_lightning``: the command line lives in cli/main.py."""
 
-import sys
-
-from xor_lightning.cli.main import main
+from xor_lightning.cli.main import main_exit
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_exit()

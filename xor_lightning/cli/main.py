@@ -164,7 +164,17 @@ def _run(command: str, rest: list[str], fresh_id: str | None) -> int:
 
 
 def main_exit() -> None:
-    """Console-script entry point (``xor-lightning``)."""
-    sys.exit(main())
+    """Entry point of ``xor-lightning`` and ``python -m xor_lightning``. Output piped into a reader that
+    stops early (``train --help | head``) ends quietly, as a shell tool does: exit 141 (128 + SIGPIPE)."""
+    try:
+        try:
+            code = main()
+        except SystemExit as exc:  # Hydra ends --help and --cfg with sys.exit(0), before Python's last flush
+            code = exc.code
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would fail again
+        code = 141
+    sys.exit(code)
 
 
