@@ -75,6 +75,12 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
         m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
         if m:
             hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if m.group(1) == "hydra/launcher" else ""
+            if m.group(1) == "optimizer":
+                from xor_lightning.run.checks import refused_optimizer
+
+                refused = refused_optimizer(m.group(2), exc.options)
+                if refused:
+                    return refused
             return f"{m.group(1)}={m.group(2)!r} is not a known choice; choose one of: {', '.join(exc.options)}{hint}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if m:

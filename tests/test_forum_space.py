@@ -1,0 +1,77 @@
+"""Seed 001's whole configuration space (issue 21): every activation, loss and optimizer the forum
+thread's sweep imports trains a lone member exactly as the thread's plain loop
+``nn.Sequential(nn.Linear(2, 5), Act(), nn.Linear(5, 1), nn.Sigmoid())`` + ``Criterion()`` +
+``Optimizer(params, lr=)`` with ``zero_grad`` each epoch, from the same initial weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from tests.helpers import REPO
+from xor_lightning.core.data import INPUTS, TARGETS
+from xor_lightning.core.module import XORModule, make_optimizer
+
+# The thread's nn.Softmax() without dim, and KLDivLoss's 'mean', warn; we build them as the thread does.
+pytestmark = pytest.mark.filterwarnings("ignore:Implicit dimension choice", "ignore:reduction. 'mean' divides")
+EPOCHS = 20
+LR = 0.03  # the thread's learning rate
+ACTIVATIONS = {"relu6": nn.ReLU6, "hardtanh": nn.Hardtanh, "logsigmoid": nn.LogSigmoid, "softshrink": nn.Softshrink,
+               "tanhshrink": nn.Tanhshrink, "softmin": nn.Softmin, "softmax": nn.Softmax, "log_softmax": nn.LogSoftmax}
+LOSSES = {"poisson_nll": nn.PoissonNLLLoss, "kl_div": nn.KLDivLoss, "hinge_embedding": nn.HingeEmbeddingLoss,
+          "soft_margin": nn.SoftMarginLoss, "multilabel_soft_margin": nn.MultiLabelSoftMarginLoss,
+          "bce_with_logits": nn.BCEWithLogitsLoss}  # the last after the thread's nn.Sigmoid(): a sigmoid twice
+OPTIMIZERS = {"adadelta": torch.optim.Adadelta, "adamax": torch.optim.Adamax, "asgd": torch.optim.ASGD,
+              "rprop": torch.optim.Rprop}
+
+
+def _group(group: str, name: str) -> dict:
+    return yaml.safe_load((REPO / "configs" / group / f"{name}.yaml").read_text())
+
+
+def _compare(activation: str, act: type, loss: str, criterion: type, optimizer: str, optim: type, seed: int = 3) -> float:
+    """Max |ours - thread's| over every parameter after each of the first EPOCHS epochs."""
+    model = {"hidden": [5], "activation": activation, "init": "pytorch", "init_std": 1.0}
+    spec = {**_group("optimizer", optimizer), "lr": LR}
+    loss_cfg = {**_group("loss", loss), "input": "probabilities"}  # the thread feeds every criterion the sigmoid's output
+    ours = XORModule(model, loss_cfg, spec, seed=seed, seeds=1)
+    opt = make_optimizer(spec, ours.net.parameters())
+    thread = nn.Sequential(nn.Linear(2, 5), act(), nn.Linear(5, 1), nn.Sigmoid())
+    thread.load_state_dict(ours.net.member_state(0), strict=False)  # the same initial weights
+    crit, thread_opt = criterion(), optim(thread.parameters(), lr=LR)
+    worst = 0.0
+    for _ in range(EPOCHS):
+        opt.zero_grad()
+        ours.losses(INPUTS, TARGETS)[1].sum().backward()
+        opt.step()
+        thread_opt.zero_grad()
+        crit(thread(INPUTS), TARGETS).backward()
+        thread_opt.step()
+        for name, tensor in ours.net.member_state(0).items():
+            worst = max(worst, (tensor - thread.state_dict()[name]).abs().max().item())
+    return worst
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_each_new_activation_trains_as_the_threads_loop(activation):
+    assert _compare(activation, ACTIVATIONS[activation], "mse", nn.MSELoss, "sgd", torch.optim.SGD) < 1e-6
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_each_new_loss_trains_as_the_threads_loop(loss):
+    assert _compare("relu", nn.ReLU, loss, LOSSES[loss], "sgd", torch.optim.SGD) < 1e-6
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_each_new_optimizer_trains_as_the_threads_loop_with_torchs_defaults(optimizer):
+    assert _compare("tanh", nn.Tanh, "mse", nn.MSELoss, optimizer, OPTIMIZERS[optimizer]) < 1e-6
+
+
+def test_the_softmax_family_acts_over_a_layers_units():
+    from xor_lightning.core.nets import Population
+
+    pop = Population(3, [5], "softmax", seed=0)
+    hidden = pop(INPUTS, upto=0)  # [members, rows, units]
+    assert torch.allclose(hidden.sum(dim=-1), torch.ones(3, 4))
