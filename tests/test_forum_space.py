@@ -75,3 +75,27 @@ def test_the_softmax_family_acts_over_a_layers_units():
     pop = Population(3, [5], "softmax", seed=0)
     hidden = pop(INPUTS, upto=0)  # [members, rows, units]
     assert torch.allclose(hidden.sum(dim=-1), torch.ones(3, 4))
+
+
+@pytest.mark.parametrize("activation, first_layer, cause", [
+    # softshrink outputs 0 (derivative 0) on [-0.5, 0.5]: every unit there on every row is off for good
+    ("softshrink", (0.1, 0.0), "dead"),
+    ("relu6", (-1.0, -0.5), "dead"),  # below 0, as ReLU
+    ("hardtanh", (5.0, 2.0), "saturated"),  # beyond +-1: clipped, derivative 0
+    ("softmax", (0.0, 40.0), "saturated"),  # one unit takes the whole row on every row
+])
+def test_dead_and_saturated_for_the_new_activations(activation, first_layer, cause):
+    from xor_lightning.core.diagnosis import diagnose
+
+    weight, bias = first_layer
+    module = XORModule({"hidden": [3], "activation": activation, "init": "pytorch", "init_std": 1.0},
+                       {"name": "mse"}, _group("optimizer", "sgd"), seed=0, seeds=1)
+    with torch.no_grad():
+        module.net.weights[0].fill_(weight / 2)  # |x1 + x2| <= 2: every pre-activation in bias + [0, weight]
+        module.net.biases[0].fill_(bias)
+        if activation == "softmax":
+            module.net.weights[0].zero_()
+            module.net.biases[0].copy_(torch.tensor([[[bias, 0.0, 0.0]]]))
+    module.facts.begin(100)
+    got = diagnose(module, torch.tensor([False]), torch.tensor([False]))
+    assert got.causes == [cause]

@@ -28,7 +28,6 @@ def _over_units(fn: Callable[..., torch.Tensor]) -> Callable[[torch.Tensor], tor
 # Each with PyTorch's default arguments, as nn.ReLU6(), nn.Softshrink() (lambd 0.5), ... build them.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
-    "relu6": F.relu6,
     "leaky_relu": F.leaky_relu,
     "elu": F.elu,
     "selu": F.selu,
@@ -37,6 +36,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
     "softplus": F.softplus,
+    "relu6": F.relu6,
     "hardtanh": F.hardtanh,
     "logsigmoid": F.logsigmoid,
     "softshrink": F.softshrink,
