@@ -27,6 +27,15 @@ OPTIMIZERS = {"adadelta": torch.optim.Adadelta, "adamax": torch.optim.Adamax, "a
               "rprop": torch.optim.Rprop}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread, as the app runs populations this small (more only contend here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _group(group: str, name: str) -> dict:
     return yaml.safe_load((REPO / "configs" / group / f"{name}.yaml").read_text())
 
@@ -99,3 +108,32 @@ def test_dead_and_saturated_for_the_new_activations(activation, first_layer, cau
     module.facts.begin(100)
     got = diagnose(module, torch.tensor([False]), torch.tensor([False]))
     assert got.causes == [cause]
+
+
+def _trained(optimizer: str, seed: int, seeds: int, batch_size: int | None, epochs: int = 30) -> list[torch.Tensor]:
+    """The module's parameters after ``epochs`` epochs of the block loop's steps (core objects only)."""
+    from xor_lightning.core.data import TruthTableDataModule
+
+    model = {"hidden": [5], "activation": "tanh", "init": "pytorch", "init_std": 1.0}
+    module = XORModule(model, _group("loss", "bce_with_logits"), _group("optimizer", optimizer), seed=seed, seeds=seeds)
+    opt = make_optimizer(module.hparams.optimizer, module.net.parameters())
+    data = TruthTableDataModule(batch_size, shuffle=batch_size is not None, seed=seed, members=seeds)
+    for epoch in range(epochs):
+        order = data.epoch_rows(epoch)
+        for part in data.step_slices():
+            x, y = (INPUTS, TARGETS) if order is None else (INPUTS[order[:, part]], TARGETS[order[:, part]])
+            opt.zero_grad()
+            module.losses(x, y)[1].sum().backward()
+            opt.step()
+    return [p.detach() for p in module.net.parameters()]
+
+
+@pytest.mark.parametrize("batch_size", [None, 2], ids=["full_batch", "shuffled_mini_batches"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_member_i_of_a_population_is_its_lone_run_with_each_new_optimizer(optimizer, batch_size):
+    population = _trained(optimizer, seed=11, seeds=3, batch_size=batch_size)
+    for i in range(3):
+        lone = _trained(optimizer, seed=11 + i, seeds=1, batch_size=batch_size)
+        for p_pop, p_lone in zip(population, lone):
+            assert torch.allclose(p_pop[i], p_lone[0], atol=1e-6), (optimizer, i)
+    assert not torch.allclose(population[0][0], population[0][1])  # the members differ

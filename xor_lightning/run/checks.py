@@ -227,6 +227,22 @@ def _check_rprop(opt: DictConfig) -> None:
                             "with 0 < smallest <= largest, e.g. [1e-06,50]")
 
 
+MAX_BUDGETS = 100  # a column each in members.csv and the sweep table
+
+
+def check_budgets(budgets: Any, max_epochs: Any = None, key: str = "budgets") -> None:
+    """A list of epochs >= 1 (at most MAX_BUDGETS), none beyond the run's trainer.max_epochs."""
+    valid = f"a list of epochs (integers >= 1), at most {MAX_BUDGETS}, e.g. [10,100,1000]; [] for none"
+    items = list(budgets) if isinstance(budgets, (list, tuple, ListConfig)) else None
+    if items is None or len(items) > MAX_BUDGETS or not all(
+            isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in items):
+        raise UserError(f"{key}={_yaml(budgets if items is None else items)} is not valid; expected {valid}")
+    beyond = [b for b in items if isinstance(max_epochs, int) and b > max_epochs]
+    if beyond:
+        raise UserError(f"{key}={items}: {beyond[0]} is beyond trainer.max_epochs={max_epochs} (a run cannot say whether a "
+                        f"member is right at an epoch it never trains); raise trainer.max_epochs or drop the budget")
+
+
 def check_hand_weights(model: DictConfig) -> None:
     """``model.weights``: a readable file whose network is the configured one (hidden, activation, output)."""
     from xor_lightning.base import weights_file
@@ -273,6 +289,7 @@ def check_train_config(cfg: DictConfig) -> None:
     _choice("device.precision", str(cfg.device.precision), PRECISIONS)
     _int("trainer.max_epochs", cfg.trainer.max_epochs, 1)
     _int("trainer.min_epochs", cfg.trainer.get("min_epochs") or 0, 0)
+    check_budgets(cfg.get("budgets", []), cfg.trainer.max_epochs)
     _bool("early_stop.enabled", cfg.early_stop.enabled)
     _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
     _int("block_epochs", cfg.block_epochs, 1)

@@ -197,7 +197,9 @@ def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: 
         },
         step=epochs,
         # The fraction of members that failed for each cause, at the last epoch.
-        extra={f"diagnosis/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
+        extra={**{f"diagnosis/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
+               # The fraction of members right at exactly each budget reached (budgets in train.yaml).
+               **{f"budget/right_at_{e}": r["rate"] for e, r in metrics["right_at_budget"].items() if r is not None}},
         curves={"survival/not_yet_solved": ev.survival()},
     )
 

@@ -24,6 +24,20 @@ def _fmt_epochs(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def budget_lines(ev: Evaluation) -> list[str]:
+    """'right at epoch 10: 3/100 = 3.0% (95% CI ...); 100: ...' for the budgets (none: no line)."""
+    parts = []
+    for e, r in ev.budget_rates().items():
+        if r is None:
+            parts.append(f"{e}: not reached (the run ended sooner)")
+        elif ev.members == 1:  # a lone network: right or not
+            parts.append(f"{e}: {'yes' if r['right'] else 'no'}")
+        else:
+            lo, hi = r["rate_ci95"]
+            parts.append(f"{e}: {r['right']}/{ev.members} = {r['rate']:.1%} (95% CI {lo:.1%}-{hi:.1%})")
+    return [f"right at epoch {'; '.join(parts)}"] if parts else []
+
+
 def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> list[str]:
     """What a person reads after training or evaluating: population summary (with why members failed,
     given a diagnosis.Diagnosis), one member's table."""
@@ -42,6 +56,7 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
         )
         if diagnosis is not None and diagnosis.summary():
             lines.append(f"not solved, by cause: {diagnosis.summary()}")
+        lines += budget_lines(ev)
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
@@ -56,4 +71,4 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
     if bool(ev.diverged[member]):
         verdict = f"DIVERGED in epoch {int(ev.diverged_at[member])} (loss became non-finite; weights reset to 0), NOT SOLVED"
     lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
-    return lines
+    return lines + (budget_lines(ev) if ev.members == 1 else [])
