@@ -64,6 +64,9 @@ TRAIN_ROWS = [
     _row(["trainer.max_epochs=0"], ["trainer.max_epochs", ">= 1"]),
     _row(["data.batch_size=0"], ["data.batch_size", "1 to 4"]),
     _row(["data.batch_size=5"], ["data.batch_size", "1 to 4"], pytest.mark.slow),
+    _row(["budgets=[100,5000]"], ["budgets=[100, 5000]", "beyond trainer.max_epochs=1000"], pytest.mark.slow),
+    _row(["optimizer=lbfgs"], ["optimizer=lbfgs", "not elementwise"], pytest.mark.slow),
+    _row(["loss.input=sigmoid"], ["loss.input", "probabilities, logits"], pytest.mark.slow),
     # unknown key
     _row(["model.foo=1"], ["model.foo", "hidden", "+model.foo"]),
     _row(["foo=1"], ["foo", "seeds", "+foo"], pytest.mark.slow),
