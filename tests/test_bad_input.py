@@ -95,7 +95,7 @@ TRAIN_ROWS = [
     _row(["hydra.run.dir=${oc.env:XOR_TEST_UNSET}"], ["hydra.run.dir=", "cannot be resolved"], pytest.mark.slow),
     _row(["experiment=../train"], ["experiment='../train'", "a group choice is a name", "forum_sweep"]),
     _row(["+loss.foo=1"], ["loss.foo", "not an option of loss=bce_with_logits"], pytest.mark.slow),
-    _row(["loss=smooth_l1", "+loss.reduction=sum"], ["loss.reduction", "its options: beta"], pytest.mark.slow),
+    _row(["loss=smooth_l1", "+loss.reduction=sum"], ["loss.reduction", "its options: input, beta"], pytest.mark.slow),
     _row(["hydra.run.dir=/proc/xor-test/run"], ["hydra.run.dir=/proc/xor-test/run", "cannot write in /proc"], ON_LINUX),
     _row(["paths.checkpoint_dir=/proc/xor-test"], ["paths.checkpoint_dir=/proc/xor-test", "cannot write"],
          [ON_LINUX, pytest.mark.slow]),
