@@ -50,7 +50,7 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
         (["train", "model.hidden=[0]"], "error: model.hidden=[0] is not valid; expected a list of widths >= 1"),
         (["train", "optimizer.lr=-1"], "error: optimizer.lr=-1 is not valid; expected a number > 0"),
         (["train", "seeds=0"], "error: seeds=0 is not valid; expected an integer >= 1"),
-        (["train", "loss=foo"], "error: loss='foo' is not a known choice; choose one of: bce, bce_with_logits, l1, mse"),
+        (["train", "loss=foo"], "error: loss='foo' is not a known choice; choose one of: bce, bce_with_logits, hinge_embedding, kl_div, l1, mse"),
         (["train", "model.depth=3"], "error: model.depth is not a config key; valid keys under model: hidden, activation"),
         (["train", "-m", "optimizer=sgd,foo"], "error: optimizer='foo' is not a known choice"),
         (["evaluate", "checkpoint=missing.ckpt"], "error: checkpoint=missing.ckpt: no such file"),
