@@ -62,12 +62,18 @@ def test_a_budget_beyond_max_epochs_is_refused_in_one_line(train_cfg):
 
 
 def test_budgets_are_recorded_and_a_resume_keeps_them(train_cfg, tmp_path):
+    from xor_lightning.core.data import INPUTS, TARGETS
     from xor_lightning.run.resume import resume_defaults, resume_path
 
-    metrics = train(train_cfg("seeds=2", "trainer.max_epochs=20", "budgets=[5,20]", *QUIET, run_id="rec"))
+    metrics = train(train_cfg("seeds=2", "trainer.max_epochs=20", "budgets=[5,20]", "loss.input=probabilities",
+                              *QUIET, run_id="rec"))
     module = load_checkpoint(metrics["last_checkpoint"])
     assert module.hparams.budgets == [5, 20] and module.facts.right_at.shape == (2, 2)
-    again = train_cfg("seeds=2", "trainer.max_epochs=40", "ckpt_path=last", *QUIET, run_id="rec")
+    # loss.input is recorded too: the reloaded module's loss is the thread's sigmoid twice
+    assert module.hparams.loss == {"name": "bce_with_logits", "input": "probabilities"}
+    twice = torch.nn.BCEWithLogitsLoss()(torch.sigmoid(module(INPUTS)[0]), TARGETS)
+    assert module.losses(INPUTS, TARGETS)[1][0].item() == pytest.approx(twice.item())
+    again = train_cfg("seeds=2", "trainer.max_epochs=40", "ckpt_path=last", "loss.input=probabilities", *QUIET, run_id="rec")
     given = ["ckpt_path=last", "run_id=rec", "trainer.max_epochs=40"]
     assert resume_defaults(again, given, tmp_path / "checkpoints" / "rec") == ["budgets=[5,20]"]
     with pytest.raises(UserError, match=r"budgets=\[\]: ckpt_path=.* was trained with budgets=\[5, 20\]"):
