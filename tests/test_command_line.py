@@ -35,7 +35,9 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
     assert "train" in capsys.readouterr().out
     res = run_cli("train", "--help", cwd=tmp_path)
     assert res.returncode == 0
-    for text in ("loss: bce, bce_with_logits, l1, mse, smooth_l1", "optimizer: adagrad, adam, adamw, rmsprop, sgd",
+    for text in ("loss: bce, bce_with_logits, hinge_embedding, kl_div, l1, mse, multilabel_soft_margin, poisson_nll, "
+                 "smooth_l1, soft_margin",
+                 "optimizer: adadelta, adagrad, adam, adamax, adamw, asgd, rmsprop, rprop, sgd",
                  "device: auto, cpu, cuda, mps", "trainer.max_epochs=1000"):
         assert text in res.stdout, text
     res = run_cli("evaluate", "--help", cwd=tmp_path)
@@ -50,7 +52,8 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
         (["train", "model.hidden=[0]"], "error: model.hidden=[0] is not valid; expected a list of widths >= 1"),
         (["train", "optimizer.lr=-1"], "error: optimizer.lr=-1 is not valid; expected a number > 0"),
         (["train", "seeds=0"], "error: seeds=0 is not valid; expected an integer >= 1"),
-        (["train", "loss=foo"], "error: loss='foo' is not a known choice; choose one of: bce, bce_with_logits, l1, mse"),
+        (["train", "loss=foo"],
+         "error: loss='foo' is not a known choice; choose one of: bce, bce_with_logits, hinge_embedding, kl_div, l1, mse"),
         (["train", "model.depth=3"], "error: model.depth is not a config key; valid keys under model: hidden, activation"),
         (["train", "-m", "optimizer=sgd,foo"], "error: optimizer='foo' is not a known choice"),
         (["evaluate", "checkpoint=missing.ckpt"], "error: checkpoint=missing.ckpt: no such file"),

@@ -30,8 +30,9 @@ def test_every_group_option_composes_and_builds(group, option):
 
 
 def test_the_groups_offer_what_the_readme_promises():
-    assert options("loss") == ["bce", "bce_with_logits", "l1", "mse", "smooth_l1"]
-    assert options("optimizer") == ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
+    assert options("loss") == ["bce", "bce_with_logits", "hinge_embedding", "kl_div", "l1", "mse",
+                               "multilabel_soft_margin", "poisson_nll", "smooth_l1", "soft_margin"]
+    assert options("optimizer") == ["adadelta", "adagrad", "adam", "adamax", "adamw", "asgd", "rmsprop", "rprop", "sgd"]
     assert options("device") == ["auto", "cpu", "cuda", "mps"]
 
 
@@ -72,11 +73,20 @@ def test_each_member_gets_the_row_order_of_its_own_lone_run():
         ("seeds=0", "seeds=0 is not valid; expected an integer >= 1"),
         ("data.batch_size=5", "data.batch_size=5 is not valid"),
         ("early_stop.margin=0.5", "early_stop.margin=0.5 is not valid"),
+        ("loss.input=sigmoid", "loss.input='sigmoid' is not valid; choose one of: probabilities, logits"),
+        ("loss=bce loss.input=logits", "loss.input=logits is not valid for loss=bce: it needs a value in [0, 1]"),
+        ("optimizer._target_=torch.optim.LBFGS", "optimizer._target_=torch.optim.LBFGS is not supported: LBFGS is not "
+                                                 "elementwise"),
+        ("optimizer=rprop optimizer.etas=[0.5,0.9]", "optimizer.etas=[0.5, 0.9] is not valid; expected [decrease, increase]"),
+        ("optimizer=rprop optimizer.step_sizes=[1.0,0.1]",
+         "optimizer.step_sizes=[1.0, 0.1] is not valid; expected [smallest, largest]"),
+        ("optimizer=adadelta optimizer.rho=1.5", "optimizer.rho=1.5 is not valid; expected a number in [0, 1]"),
+        ("optimizer=asgd optimizer.lambd=-1", "optimizer.lambd=-1 is not valid; expected a number >= 0"),
     ],
 )
 def test_checks_refuse_bad_values_naming_the_key(override, message):
     with pytest.raises(UserError) as err:
-        check_train_config(compose_config("train", [override]))
+        check_train_config(compose_config("train", override.split()))  # one or more overrides
     assert str(err.value).startswith(message)
 
 

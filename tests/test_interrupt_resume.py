@@ -22,7 +22,7 @@ from xor_lightning.run.train import train
 EPOCHS = 3000
 ARGS = (f"trainer.max_epochs={EPOCHS}", "early_stop.enabled=false", "seeds=2", "device=cpu",
         "data.batch_size=2", "data.shuffle=true", "block_epochs=50", "checkpoint.last_every_n_epochs=50",
-        "visuals.every_n_epochs=0")
+        "visuals.every_n_epochs=0", "budgets=[10,1500,3000]")  # verdicts at budgets before and after the stop
 
 
 @pytest.fixture(scope="module")

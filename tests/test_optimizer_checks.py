@@ -34,6 +34,10 @@ MOMENTUM = ("error: optimizer.momentum: torch.optim.Adam (optimizer=adam) has no
         (["optimizer=sgd", "optimizer.nesterov=abc"], "error: optimizer.nesterov='abc' is not valid; expected true or false"),
         (["optimizer=rmsprop", "optimizer.centered=1"], "error: optimizer.centered=1 is not valid; expected true or false"),
         (["+optimizer.foreach=abc"], "error: optimizer.foreach='abc' is not valid; expected true, false or null"),
+        (["optimizer=lbfgs"], "error: optimizer=lbfgs is not supported: LBFGS is not elementwise"),
+        (["optimizer=rprop", "optimizer.etas=0.5"],
+         "error: optimizer.etas=0.5 is not valid; expected a list of 2 numbers, e.g. [0.5,1.2]"),
+        (["optimizer=asgd", "optimizer.t0=abc"], "error: optimizer.t0='abc' is not valid; expected a number"),
     ],
 )
 def test_bad_optimizer_arguments_are_one_line(args, message, capsys, tmp_path, monkeypatch):

@@ -87,6 +87,7 @@ def test_no_hidden_layer_is_logistic_regression():
     assert [tuple(w.shape) for w in pop.weights] == [(2, 2, 1)]
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
 @pytest.mark.parametrize("name", LOSSES)
 def test_each_loss_gets_what_it_consumes(name):
     logits = torch.tensor([[[-3.0], [2.0], [0.5], [4.0]], [[1.0], [-1.0], [0.0], [-6.0]]])
@@ -97,12 +98,25 @@ def test_each_loss_gets_what_it_consumes(name):
         "mse": lambda: F.mse_loss(probs[k], TARGETS),
         "l1": lambda: F.l1_loss(probs[k], TARGETS),
         "smooth_l1": lambda: F.smooth_l1_loss(probs[k], TARGETS),
+        "poisson_nll": lambda: nn.PoissonNLLLoss()(probs[k], TARGETS),
+        "kl_div": lambda: nn.KLDivLoss(reduction="mean")(probs[k], TARGETS),
+        "hinge_embedding": lambda: nn.HingeEmbeddingLoss()(probs[k], TARGETS),
+        "soft_margin": lambda: nn.SoftMarginLoss()(probs[k], TARGETS),
+        "multilabel_soft_margin": lambda: nn.MultiLabelSoftMarginLoss()(probs[k], TARGETS),
     }[name]
     got = member_losses(name, logits, TARGETS)
     assert got.shape == (2,)
     for k in range(2):
         assert got[k].item() == pytest.approx(reference().item(), rel=1e-6)
     assert consumes(name) == ("logits" if name == "bce_with_logits" else "probabilities")
+
+
+def test_loss_input_overrides_what_a_loss_consumes():
+    logits = torch.tensor([[[-3.0], [2.0], [0.5], [4.0]]])
+    twice = member_losses("bce_with_logits", logits, TARGETS, input="probabilities")  # the thread's sigmoid twice
+    assert twice.item() == pytest.approx(F.binary_cross_entropy_with_logits(torch.sigmoid(logits[0]), TARGETS).item())
+    on_logits = member_losses("mse", logits, TARGETS, input="logits")
+    assert on_logits.item() == pytest.approx(F.mse_loss(logits[0], TARGETS).item())
 
 
 def test_population_loss_sum_gives_each_member_its_lone_gradient():

@@ -23,7 +23,7 @@ def read_summary(sweep: Path) -> list[dict[str, str]]:
 
 
 def test_2x2_multirun_writes_and_prints_one_row_per_job(tmp_path):
-    res = run_cli("train", "-m", "model.activation=relu,tanh", "optimizer=sgd,adam", *TINY, cwd=tmp_path)
+    res = run_cli("train", "-m", "model.activation=relu,tanh", "optimizer=sgd,adam", "budgets=[1,3]", *TINY, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     sweep = tmp_path / "multirun" / "sw"
     rows = read_summary(sweep)
@@ -35,9 +35,11 @@ def test_2x2_multirun_writes_and_prints_one_row_per_job(tmp_path):
         assert (row["status"], int(row["seeds"]), int(row["solved"])) == ("ok", 6, metrics["solved"])
         assert float(row["ci95_low"]) <= float(row["success_rate"]) <= float(row["ci95_high"])
         assert float(row["wall_s"]) > 0
+        for e in (1, 3):  # a column per epoch budget: the rate of members right at exactly that epoch
+            assert float(row[f"right_at_{e}"]) == metrics["right_at_budget"][str(e)]["rate"]
     rates = [float(r["success_rate"]) for r in rows]
     assert rates == sorted(rates, reverse=True)
-    assert "Sweep summary (4 jobs" in res.stdout and "solved/seeds" in res.stdout
+    assert "Sweep summary (4 jobs" in res.stdout and "solved/seeds" in res.stdout and "right at 3" in res.stdout
     md_lines = (sweep / "summary.md").read_text().splitlines()
     assert sum(line.startswith("| ") for line in md_lines) == 5  # header + 4 jobs
     assert (sweep / "summary.png").stat().st_size > 1000

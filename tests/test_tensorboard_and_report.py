@@ -45,7 +45,7 @@ def _hparam_metrics(acc: EventAccumulator) -> list[str]:
 def population_run(tmp_path_factory):
     """One 3-member run of 6 epochs with visuals every 2 epochs, shared by the checks below."""
     root = tmp_path_factory.mktemp("visuals")
-    metrics = train(train_config(root, "seeds=3", *FAST, run_id="pop"))
+    metrics = train(train_config(root, "seeds=3", *FAST, "budgets=[3,6]", run_id="pop"))
     return root, metrics
 
 
@@ -61,6 +61,9 @@ def test_event_files_hold_scalars_images_histograms_hparams(population_run):
     # The Scalars tab orders tag groups by name: the per-epoch curves first, the one-point results after.
     groups = list(dict.fromkeys(tag.split("/")[0] for tag in sorted(tags["scalars"])))
     assert groups == ["train", "val", "verdict", "why_failed"], groups
+    for e in (3, 6):  # a result per epoch budget: the fraction right at exactly that epoch
+        (point,) = acc.Scalars(f"verdict/right_at_{e}")
+        assert point.value == pytest.approx(metrics["right_at_budget"][str(e)]["rate"])
     assert "_hparams_/session_start_info" in acc.summary_metadata
     # Before training (step 0), every 2 epochs, and at the end (epoch 6 = step 6, not repeated);
     # the best member is known only at the end.

@@ -80,6 +80,12 @@ def _explain(exc: Exception, base: DictConfig | None) -> str:
         if m and options:
             group, choice = m.groups()
             hint = "; launchers come with: pip install -e '.[sweeps]' in the clone" if group == "hydra/launcher" else ""
+            if group == "optimizer":
+                from xor_lightning.run.checks import refused_optimizer
+
+                refused = refused_optimizer(choice, options)
+                if refused:
+                    return refused
             guess = did_you_mean(choice, options, lambda name: f"{group}={name}")
             return f"{group}={choice!r} is not a known choice; {guess}choose one of: {', '.join(options)}{hint}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)

@@ -7,17 +7,19 @@ trail (facts.py). The causes, checked in this order (the first that applies is t
   diverged        its loss became NaN/inf (then it was frozen at zero).
   linear          no non-linearity (no hidden layer, or activation=identity): no affine function
                   gets all four XOR rows right, whatever the training.
-  dead            ReLU units off where they are needed, for good: fewer than 2 units of the first
-                  hidden layer (1 of a later one) are on for any row (a unit whose input is <= 0 on
-                  all four rows passes no gradient and cannot revive; one live unit cannot separate
-                  XOR), or a layer has every unit off on two rows of different targets (both map to
-                  the zero vector, so the output is the same on both).
-  saturated units the same with smooth activations: hidden units pinned in a flat part
-                  (derivative below 1% of its peak on every row: tanh |z| > ~3.7, sigmoid |z| > ~6).
+  dead            units off where they are needed, for good (relu, relu6 below 0, softshrink on
+                  [-0.5, 0.5]: output 0, derivative 0): fewer than 2 units of the first hidden layer
+                  (1 of a later one) pass gradient on any row (an off unit cannot revive; one live unit
+                  cannot separate XOR), or a layer maps two rows of different targets to the same
+                  vector (every unit off on both: the output is the same on both).
+  saturated units the same with the other activations: hidden units pinned in a flat part (the
+                  derivative of a unit's output by its own input below 1% of its peak on every row:
+                  tanh |z| > ~3.7, sigmoid |z| > ~6, hardtanh |z| > 1, tanhshrink |z| < ~0.1,
+                  softmax/softmin when one unit takes (or loses) the whole row).
   saturated output
                   the hidden units are fine, but the output is pinned at the wrong end of a row
                   (p < 0.0025 or > 0.9975, a logit beyond ~6) while the loss consumes probabilities
-                  (mse, l1, bce): the sigmoid's own derivative then kills that row's gradient.
+                  (mse, l1, bce, ...): the sigmoid's own derivative then kills that row's gradient.
   plateau         the output sits at the constant guess (every p within 0.05 of 1/2) with a tiny
                   gradient (norm < 1e-3): symmetry is not broken yet; more epochs alone take long.
   still learning  the loss fell steadily over the last samples of its trail (each interval by at
@@ -38,8 +40,8 @@ import torch
 
 from xor_lightning.core.causes import CAUSES
 from xor_lightning.core.data import INPUTS, TARGETS
-from xor_lightning.core.losses import consumes, member_losses
-from xor_lightning.core.nets import ACTIVATIONS
+from xor_lightning.core.losses import consumes, member_losses, row_losses
+from xor_lightning.core.nets import ACROSS_UNITS, ACTIVATIONS
 from xor_lightning.core.verdict import probability, signed_confidence
 
 
@@ -76,21 +78,51 @@ class Diagnosis:
         return ", ".join(parts)
 
 
-def solve_bound(loss: str, **kwargs) -> float:
-    """A mean loss below which every row must be right: a wrong row alone costs at least this x 4."""
-    beta = float(kwargs.get("beta", 1.0))
-    per_row = {
-        "bce_with_logits": math.log(2), "bce": math.log(2),  # p on the wrong side of 1/2: -log(1/2) at least
-        "mse": 0.25, "l1": 0.5,                              # |p - y| >= 1/2
-        "smooth_l1": 0.125 / beta if beta > 0.5 else 0.5 - 0.5 * beta,
-    }[loss]
-    return per_row / len(INPUTS)
+def solve_bound(loss: str, head: str = "logit", **kwargs) -> float | None:
+    """A mean loss below which every row must be right: with one row wrong (at its cheapest wrong
+    output) and the others at their cheapest, the table's mean loss is at least this. Found on a
+    grid of outputs, so it holds for every loss and input; None when it is not positive (a loss
+    that can go negative, such as kl_div with a 1 target: no level of it says "solved")."""
+    d = torch.cat([torch.linspace(-30, 30, 6001), torch.zeros(1)])  # the decision value; 0 exactly
+    outputs = d if head == "logit" else d + 0.5
+    costs = {}
+    for t in (0.0, 1.0):
+        row = row_losses(loss, outputs.view(1, -1, 1), torch.full((d.numel(), 1), t), head, **kwargs).flatten()
+        wrong = d <= 0 if t == 1.0 else d >= 0
+        costs[t] = (float(row.min()), float(row[wrong].min()))
+    rows = TARGETS.flatten().tolist()
+    cheapest = sum(costs[t][0] for t in rows)
+    bound = min(cheapest - costs[t][0] + costs[t][1] for t in rows) / len(rows)
+    return bound if bound > 0 and math.isfinite(bound) else None
+
+
+# Activations whose flat region outputs exactly 0 (a unit there is "dead", as ReLU's off side):
+# relu6 below 0 (its other flat side, above 6, is far from where training starts), softshrink on
+# [-0.5, 0.5]. A flat region of the others (tanh, sigmoid, hardtanh beyond +-1, tanhshrink near 0,
+# the softmax family when one unit takes the whole row) is "saturated".
+OFF_AT_ZERO = ("relu", "relu6", "softshrink")
+# The peak of each across-units activation's own derivative d out_j / d z_j: softmax s_j (1 - s_j)
+# peaks at 1/4 (s_j = 1/2), softmin the same, log_softmax 1 - s_j approaches 1.
+_ACROSS_PEAK = {"softmax": 0.25, "softmin": 0.25, "log_softmax": 1.0}
+
+
+def unit_derivative(activation: str, z: torch.Tensor) -> torch.Tensor:
+    """d out_j / d z_j of every unit j on every row (``z`` [..., units]): the gradient a unit passes
+    from its own output. Elementwise activations by autograd; the softmax family in closed form
+    (softmax s_j (1 - s_j), softmin -s_j (1 - s_j) with s = softmin(z), log_softmax 1 - softmax_j)."""
+    z = z.detach()
+    if activation in ACROSS_UNITS:
+        s = torch.softmax(-z if activation == "softmin" else z, dim=-1)
+        return {"softmax": s * (1 - s), "softmin": -s * (1 - s), "log_softmax": 1 - s}[activation]
+    z = z.requires_grad_(True)
+    (deriv,) = torch.autograd.grad(ACTIVATIONS[activation](z).sum(), z)
+    return deriv
 
 
 def _peak_derivative(activation: str) -> float:
-    z = torch.linspace(-30, 30, 6001, requires_grad=True)
-    (grad,) = torch.autograd.grad(ACTIVATIONS[activation](z).sum(), z)
-    return float(grad.max())
+    if activation in ACROSS_UNITS:
+        return _ACROSS_PEAK[activation]
+    return float(unit_derivative(activation, torch.linspace(-30, 30, 6001)).abs().max())
 
 
 def _layers_fail(pre: list[torch.Tensor], activation: str, t: Thresholds) -> torch.Tensor:
@@ -99,19 +131,22 @@ def _layers_fail(pre: list[torch.Tensor], activation: str, t: Thresholds) -> tor
     peak = _peak_derivative(activation)
     fail = torch.zeros(pre[0].shape[0], dtype=torch.bool)
     for j, z in enumerate(pre[:-1]):
-        z = z.detach().requires_grad_(True)
-        (deriv,) = torch.autograd.grad(ACTIVATIONS[activation](z).sum(), z)  # elementwise: the derivative
+        deriv = unit_derivative(activation, z)
         live = (deriv.abs() >= t.flat * peak).any(dim=1).sum(dim=1)  # [K] units with gradient on some row
         fail |= live < (2 if j == 0 else 1)
     return fail
 
 
-def _rows_merged(pre: list[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
-    """[K] bool: a ReLU layer maps two rows of different targets to the zero vector (every unit off)."""
+def _rows_merged(pre: list[torch.Tensor], targets: torch.Tensor, activation: str) -> torch.Tensor:
+    """[K] bool: a hidden layer maps two rows of different targets to the same vector (ReLU: every
+    unit off on both; hardtanh: every unit clipped alike), so the output is the same on both."""
     merged = torch.zeros(pre[0].shape[0], dtype=torch.bool)
+    ones, zeros = (targets > 0.5).nonzero().flatten().tolist(), (targets < 0.5).nonzero().flatten().tolist()
     for z in pre[:-1]:
-        off = (z <= 0).all(dim=2)  # [K, rows]: every unit of the layer off on the row
-        merged |= (off & (targets > 0.5)).any(dim=1) & (off & (targets < 0.5)).any(dim=1)
+        h = ACTIVATIONS[activation](z)
+        for a in ones:
+            for b in zeros:
+                merged |= (h[:, a] == h[:, b]).all(dim=1)
     return merged
 
 
@@ -141,6 +176,8 @@ def _trend(facts, now_loss: torch.Tensor, now_margin: torch.Tensor, epochs: int,
     margins, _ = _recent(facts.trail_margin.float().cpu(), facts.trail_epoch.cpu(), now_margin, epochs, t)
     m_rate = (margins[-1] - margins[0]) / max(span, 1)
     by_margin = torch.where(m_rate > 0, -margins[-1] / m_rate, torch.full_like(m_rate, math.inf))
+    if bound is None:  # no loss level says "solved": the margin alone extrapolates
+        return steady & torch.isfinite(losses[-1]), still, by_margin
     l_rate = (losses[0].log() - losses[-1].log()) / max(span, 1)
     by_loss = torch.where(l_rate > 0, (losses[-1].log() - math.log(bound)) / l_rate, torch.full_like(l_rate, math.inf))
     return steady & torch.isfinite(losses[-1]), still, torch.minimum(by_margin, by_loss.clamp(min=0))
@@ -164,15 +201,16 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     targets = TARGETS.squeeze(-1)
 
     linear = hp.model["activation"] == "identity" or not hp.model["hidden"]
-    relu = torch.full_like(solved, hp.model["activation"] == "relu")
+    relu = torch.full_like(solved, hp.model["activation"] in OFF_AT_ZERO)
     layers_fail = _layers_fail(pre, hp.model["activation"], t) if not linear else torch.zeros_like(solved)
+    merged = _rows_merged(pre, targets, hp.model["activation"]) if not linear else torch.zeros_like(solved)
     wrong = (probs > 0.5) != (targets > 0.5)
     pinned = (probs * (1 - probs) < t.flat * 0.25) & wrong  # the sigmoid's derivative < 1% of its peak
-    sigmoid_in_loss = consumes(module.loss_name) == "probabilities" and net.output == "logit"
+    sigmoid_in_loss = consumes(module.loss_name, module.loss_kwargs.get("input")) == "probabilities" and net.output == "logit"
     output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
     plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
     worst = signed_confidence(probs, targets).min(dim=1).values
-    bound = solve_bound(module.loss_name, **module.loss_kwargs)
+    bound = solve_bound(module.loss_name, net.output, **module.loss_kwargs)
     falling, still, to_go = _trend(module.facts, losses, worst, int(module.epochs_done), bound, t)
     stuck = still | (grad_norm < t.tiny_grad)
 
@@ -180,8 +218,8 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     # Lowest precedence first: each later rule overwrites the ones before it.
     for name, applies in reversed([
         ("diverged", diverged), ("linear", torch.full_like(solved, linear)),
-        ("dead", (layers_fail | _rows_merged(pre, targets)) & relu),
-        ("saturated units", layers_fail & ~relu), ("saturated output", output_pinned),
+        ("dead", (layers_fail | merged) & relu),
+        ("saturated units", (layers_fail | merged) & ~relu), ("saturated output", output_pinned),
         ("plateau", plateau), ("still learning", falling), ("local minimum", stuck),
     ]):
         cause = torch.where(applies, CAUSES.index(name), cause)

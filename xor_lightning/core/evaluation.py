@@ -24,6 +24,22 @@ class Evaluation:
     best_epoch: torch.Tensor      # [K] epoch of the evaluated weights' lowest loss, -1 if none
     epochs_trained: torch.Tensor  # [K] epochs the member trained (its own early stop, divergence, or the run's)
     head: str = "logit"           # how the output reads (verdict.probability): probs are sigmoid(logit) or the output
+    budgets: tuple[int, ...] = ()  # epoch budgets (increasing)
+    right_at: torch.Tensor | None = None  # [budgets, K] int8: right at exactly that epoch (1/0), -1 not reached
+
+    def budget_rates(self) -> dict[str, dict | None]:
+        """Per budget (its epoch as the key): how many members were right at exactly that epoch, the
+        rate and its Wilson interval; None for a budget the run never reached (it ended sooner with
+        members still training: trainer.max_time, a callback)."""
+        out: dict[str, dict | None] = {}
+        for e, row in zip(self.budgets, [] if self.right_at is None else self.right_at):
+            if bool((row < 0).any()):
+                out[str(e)] = None
+                continue
+            k = int((row == 1).sum())
+            lo, hi = wilson_interval(k, self.members)
+            out[str(e)] = {"right": k, "rate": k / self.members, "rate_ci95": [lo, hi]}
+        return out
 
     @property
     def diverged(self) -> torch.Tensor:
@@ -64,6 +80,7 @@ class Evaluation:
             },
             "final_loss": float(healthy.mean()) if len(healthy) else float("nan"),  # diverged members left out
             "diverged": int(self.diverged.sum()),
+            "right_at_budget": self.budget_rates(),  # {epoch: {right, rate, rate_ci95} or null: not reached}
         }
 
 
@@ -85,5 +102,5 @@ def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_
     return Evaluation(
         seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
         first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
-        epochs_trained=trained, head=head,
+        epochs_trained=trained, head=head, budgets=facts.budgets, right_at=facts.right_at.cpu(),
     )

@@ -60,9 +60,14 @@ def healthy_mean(values: torch.Tensor, diverged: torch.Tensor) -> torch.Tensor:
 
 
 class MemberFacts(nn.Module):
-    def __init__(self, net: Population) -> None:
+    def __init__(self, net: Population, budgets: tuple[int, ...] = ()) -> None:
         super().__init__()
         k = net.members
+        # Whether each member was right at exactly each budget (epochs, increasing): its weights after
+        # that epoch (a member done earlier: its final ones; diverged: wrong). -1: not reached yet.
+        self.budgets = tuple(budgets)
+        self._budget_row = {e: i for i, e in enumerate(self.budgets)}
+        self.register_buffer("right_at", torch.full((len(self.budgets), k), -1, dtype=torch.int8))
         never = torch.full((k,), -1, dtype=torch.long)
         self.register_buffer("first_solved", never.clone())  # epochs trained when first solved
         self.register_buffer("diverged_at", never.clone())   # 1-based epoch its loss became NaN/inf
@@ -151,6 +156,12 @@ class MemberFacts(nn.Module):
         if counts[0] or counts[1]:
             self._diverged, self._active = diverged, active & ~newly_stopped
             self._remaining -= counts[0] + counts[1]
+        if epoch in self._budget_row:
+            self.right_at[self._budget_row[epoch]] = solved.to(torch.int8)
+        if self._remaining == 0:  # the run ends here: every member keeps this verdict at the budgets after it
+            later = [i for i, e in enumerate(self.budgets) if e > epoch]
+            if later:
+                self.right_at[later] = solved.to(torch.int8)
         return seen, (newly_diverged if counts[0] else None), (newly_stopped if counts[1] else None)
 
     def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor) -> None:

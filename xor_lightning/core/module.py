@@ -61,6 +61,7 @@ class XORModule(pl.LightningModule):
         seed: int = 0,
         seeds: int = 1,
         loop: LoopPlan | None = None,
+        budgets: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loop"], logger=False)
@@ -70,7 +71,7 @@ class XORModule(pl.LightningModule):
         )
         self.loss_name = loss["name"]
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
-        self.facts = MemberFacts(self.net)
+        self.facts = MemberFacts(self.net, tuple(sorted(set(budgets))))
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))  # table epochs trained
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
@@ -84,6 +85,12 @@ class XORModule(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Checkpoints older than epoch budgets have no ``facts.right_at``: none, as they had no budgets."""
+        state = checkpoint.get("state_dict")
+        if isinstance(state, dict) and "facts.right_at" not in state:
+            state["facts.right_at"] = self.facts.right_at.clone()
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)

@@ -19,6 +19,13 @@ from torch import nn
 
 from xor_lightning.base import weights_file
 
+
+def _over_units(fn: Callable[..., torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """nn.Softmax() & co. pick dim 1 of a [rows, units] batch (the units); ours are [members, rows, units]."""
+    return lambda x: fn(x, dim=-1)
+
+
+# Each with PyTorch's default arguments, as nn.ReLU6(), nn.Softshrink() (lambd 0.5), ... build them.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "leaky_relu": F.leaky_relu,
@@ -29,8 +36,18 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
     "softplus": F.softplus,
+    "relu6": F.relu6,
+    "hardtanh": F.hardtanh,
+    "logsigmoid": F.logsigmoid,
+    "softshrink": F.softshrink,
+    "tanhshrink": F.tanhshrink,
+    "softmin": _over_units(F.softmin),
+    "softmax": _over_units(F.softmax),
+    "log_softmax": _over_units(F.log_softmax),
     "identity": lambda x: x,
 }
+# Activations that mix a layer's units (each output depends on every unit of its row), not elementwise.
+ACROSS_UNITS = ("softmin", "softmax", "log_softmax")
 
 def per_member(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A [K] per-member tensor shaped to broadcast over a member-major [K, ...] parameter."""

@@ -174,12 +174,13 @@ def verify_ours(ckpt: Any, p: Path, key: str) -> None:
 
 def check_hparams(hparams: dict, p: Path, key: str) -> None:
     """The recorded config passes the same checks as a command line (and names no foreign code)."""
-    from xor_lightning.run.checks import OPTIMIZERS, check_loss, check_model, check_seeds
+    from xor_lightning.run.checks import OPTIMIZERS, check_budgets, check_loss, check_model, check_seeds
 
     try:
         check_seeds(hparams["seed"], hparams["seeds"])
         check_model(hparams["model"])
         check_loss(hparams["loss"])
+        check_budgets(hparams.get("budgets", []))  # absent before epoch budgets
         target = hparams["optimizer"].get("_target_")
         if target not in OPTIMIZERS:
             raise UserError(f"optimizer._target_={target!r} is not one of {', '.join(OPTIMIZERS)} "
@@ -200,6 +201,8 @@ def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: st
     seeds, widths = hparams["seeds"], [2, *hparams["model"]["hidden"], 1]
     # Every tensor the module holds (module.py, facts.py), so a strict load leaves nothing unchecked.
     expect = {f"facts.{name}": (seeds,) for name in ("first_solved", "diverged_at", "stopped_at", "best_epoch", "best_loss")}
+    if "budgets" in hparams:  # absent (and no facts.right_at) before epoch budgets
+        expect["facts.right_at"] = (len(set(hparams["budgets"])), seeds)
     expect.update({"epochs_done": (), "best_version": (), "facts.trail_epoch": (TRAIL,),
                    "facts.trail_loss": (TRAIL, seeds), "facts.trail_margin": (TRAIL, seeds)})
     for j, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -212,6 +215,10 @@ def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: st
             raise UserError(f"{key}={p}: it records seeds={seeds} and model.hidden={list(widths[1:-1])}, but its tensor "
                             f"{name} has shape {list(found) if found else 'none'}, not {list(shape)}: "
                             "not a consistent checkpoint")
+    verdicts = state.get("facts.right_at")
+    if verdicts is not None and _holds(verdicts) and not bool(((verdicts >= -1) & (verdicts <= 1)).all()):
+        raise UserError(f"{key}={p}: its tensor facts.right_at holds values other than -1, 0, 1 (not reached, wrong, "
+                        "right): not a consistent checkpoint")
     for name, t in state.items():
         if not _holds(t):
             raise UserError(f"{key}={p}: its tensor {name} claims shape {list(t.shape)} but holds only "

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, ListConfig
 from xor_lightning.base.errors import UserError
 from xor_lightning.base.suggest import did_you_mean
 from xor_lightning.core.devices import CHOICES as DEVICES
-from xor_lightning.core.losses import LINEAR_HEAD_LOSSES, LOSSES
+from xor_lightning.core.losses import INPUTS, LINEAR_HEAD_LOSSES, LOSSES, NEEDS_PROBABILITIES
 from xor_lightning.core.nets import ACTIVATIONS, INITS
 from xor_lightning.core.verdict import HEADS
 
@@ -20,6 +20,17 @@ OPTIMIZERS = {
     "torch.optim.SGD": "sgd",
     "torch.optim.RMSprop": "rmsprop",
     "torch.optim.Adagrad": "adagrad",
+    "torch.optim.Adadelta": "adadelta",
+    "torch.optim.Adamax": "adamax",
+    "torch.optim.ASGD": "asgd",
+    "torch.optim.Rprop": "rprop",
+}
+# torch.optim classes refused with the reason (each of the others updates every element from its own
+# gradient history only, so member i of a population is its lone run).
+NOT_ELEMENTWISE = {
+    "torch.optim.LBFGS": "LBFGS is not elementwise: its line search and curvature history use dot products over "
+                         "all parameters, which would couple the members of a population; choose an elementwise "
+                         "optimizer",
 }
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed")
 # fp16 mixed precision scales the summed loss and skips the whole step when any member overflows:
@@ -145,14 +156,32 @@ def check_loss(loss: Any) -> None:
     _choice("loss.name", loss.get("name"), LOSSES)
     options = LOSS_OPTIONS.get(loss["name"], ())
     for key in loss:
-        if key != "name" and key not in options:
-            raise UserError(f"loss.{key} is not an option of loss={loss['name']}; its options: {', '.join(options) or 'none'}")
+        if key not in ("name", "input") and key not in options:
+            raise UserError(f"loss.{key} is not an option of loss={loss['name']}; its options: {', '.join(('input', *options))}")
     if "beta" in loss:
         _number("loss.beta", loss["beta"], 0.0)
+    given = loss.get("input")  # absent in checkpoints older than the key: the loss's default
+    if given is not None:
+        _choice("loss.input", given, INPUTS)
+    if given == "logits" and loss["name"] in NEEDS_PROBABILITIES:
+        raise UserError(f"loss.input=logits is not valid for loss={loss['name']}: it needs a value in [0, 1]; "
+                        "choose loss.input=probabilities, or loss=bce_with_logits (binary cross-entropy on the logit)")
+
+
+def refused_optimizer(choice: str, options: Iterable[str]) -> str | None:
+    """The one line for ``optimizer=lbfgs``: a torch.optim class left out on purpose, and why."""
+    target = next((t for t in NOT_ELEMENTWISE if t.rsplit(".", 1)[-1].lower() == choice.lower()), None)
+    if target is None:
+        return None
+    return f"optimizer={choice} is not supported: {NOT_ELEMENTWISE[target]} ({', '.join(options)})"
 
 
 def check_optimizer(opt: DictConfig) -> None:
-    _choice("optimizer._target_", opt.get("_target_"), OPTIMIZERS)
+    target = opt.get("_target_")
+    if target in NOT_ELEMENTWISE:
+        raise UserError(f"optimizer._target_={target} is not supported: {NOT_ELEMENTWISE[target]} "
+                        f"({', '.join(OPTIMIZERS.values())})")
+    _choice("optimizer._target_", target, OPTIMIZERS)
     # Every argument against the class's own signature, before the range checks below read them.
     args = _optimizer_arguments(opt._target_)
     for key in opt:
@@ -168,14 +197,53 @@ def check_optimizer(opt: DictConfig) -> None:
             _number(f"optimizer.{key}", opt[key], 0.0, strict=False)
     if "eps" in opt:
         _number("optimizer.eps", opt.eps, 0.0)
-    if "alpha" in opt:
-        _number("optimizer.alpha", opt.alpha, 0.0, 1.0, strict=False)
+    for key in ("lambd", "t0"):  # asgd
+        if key in opt:
+            _number(f"optimizer.{key}", opt[key], 0.0, strict=False)
+    if "alpha" in opt:  # rmsprop's smoothing constant; asgd's power of the step decay
+        if opt._target_ == "torch.optim.ASGD":
+            _number("optimizer.alpha", opt.alpha, 0.0, strict=False)
+        else:
+            _number("optimizer.alpha", opt.alpha, 0.0, 1.0, strict=False)
+    if "rho" in opt:  # adadelta
+        if not (isinstance(opt.rho, (int, float)) and 0 <= opt.rho <= 1):
+            raise UserError(f"optimizer.rho={opt.rho!r} is not valid; expected a number in [0, 1]")
+    _check_rprop(opt)
     if "betas" in opt:
         betas = opt.betas
         if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
             raise UserError(f"optimizer.betas={list(betas)!r} is not valid; expected two numbers in [0, 1)")
     if opt.get("nesterov") and (opt.get("momentum", 0) <= 0 or opt.get("dampening", 0) != 0):
         raise UserError("optimizer.nesterov=true needs optimizer.momentum > 0 and optimizer.dampening=0")
+
+
+def _check_rprop(opt: DictConfig) -> None:
+    if "etas" in opt:
+        low, high = opt.etas
+        if not 0 < low < 1 < high:
+            raise UserError(f"optimizer.etas={list(opt.etas)!r} is not valid; expected [decrease, increase] with "
+                            "0 < decrease < 1 < increase, e.g. [0.5,1.2]")
+    if "step_sizes" in opt:
+        low, high = opt.step_sizes
+        if not 0 < low <= high:
+            raise UserError(f"optimizer.step_sizes={list(opt.step_sizes)!r} is not valid; expected [smallest, largest] "
+                            "with 0 < smallest <= largest, e.g. [1e-06,50]")
+
+
+MAX_BUDGETS = 100  # a column each in members.csv and the sweep table
+
+
+def check_budgets(budgets: Any, max_epochs: Any = None, key: str = "budgets") -> None:
+    """A list of epochs >= 1 (at most MAX_BUDGETS), none beyond the run's trainer.max_epochs."""
+    valid = f"a list of epochs (integers >= 1), at most {MAX_BUDGETS}, e.g. [10,100,1000]; [] for none"
+    items = list(budgets) if isinstance(budgets, (list, tuple, ListConfig)) else None
+    if items is None or len(items) > MAX_BUDGETS or not all(
+            isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in items):
+        raise UserError(f"{key}={_yaml(budgets if items is None else items)} is not valid; expected {valid}")
+    beyond = [b for b in items if isinstance(max_epochs, int) and b > max_epochs]
+    if beyond:
+        raise UserError(f"{key}={items}: {beyond[0]} is beyond trainer.max_epochs={max_epochs} (a run cannot say whether a "
+                        f"member is right at an epoch it never trains); raise trainer.max_epochs or drop the budget")
 
 
 def check_hand_weights(model: DictConfig) -> None:
@@ -197,6 +265,9 @@ def check_head_and_loss(model: DictConfig, loss: DictConfig) -> None:
     if (model.get("output") or "logit") == "linear" and loss.name not in LINEAR_HEAD_LOSSES:
         raise UserError(f"loss={loss.name} needs a logit output (model.output=logit); with model.output=linear the output "
                         f"is the prediction itself: choose loss={' or loss='.join(LINEAR_HEAD_LOSSES)}")
+    if (model.get("output") or "logit") == "linear" and loss.get("input") == "logits":
+        raise UserError("loss.input=logits needs model.output=logit; with model.output=linear the output is the "
+                        "prediction itself (no sigmoid to leave out): set loss.input=probabilities")
 
 
 def check_train_data(data: Any) -> None:
@@ -230,6 +301,7 @@ def check_train_config(cfg: DictConfig) -> None:
     _choice("device.precision", str(cfg.device.precision), PRECISIONS)
     _int("trainer.max_epochs", cfg.trainer.max_epochs, 1)
     _int("trainer.min_epochs", cfg.trainer.get("min_epochs") or 0, 0)
+    check_budgets(cfg.get("budgets", []), cfg.trainer.max_epochs)
     _bool("early_stop.enabled", cfg.early_stop.enabled)
     _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
     _int("block_epochs", cfg.block_epochs, 1)

@@ -44,14 +44,16 @@ def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
     why it failed if it did."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(MEMBER_COLUMNS)
-    for i, (solved, first, best, loss, trained, diverged, cause, more) in enumerate(zip(
+    writer.writerow(MEMBER_COLUMNS + [f"right_at_{e}" for e in ev.budgets])
+    # Per budget: 1 right at exactly that epoch, 0 not, empty when the run never reached it.
+    at_budgets = ev.right_at.T.tolist() if ev.budgets else [[] for _ in range(ev.members)]
+    for i, (solved, first, best, loss, trained, diverged, cause, more, at) in enumerate(zip(
         ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
-        ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs,
+        ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs, at_budgets,
     )):
         writer.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "",
                          best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause,
-                         "" if more is None else more])
+                         "" if more is None else more, *("" if r < 0 else r for r in at)])
     return out.getvalue()
 
 

@@ -35,7 +35,8 @@ def _summary(path: str, key: str, identity: tuple) -> dict[str, Any]:
     if "optimizer_states" in ckpt:  # a training state: every section a resume restores is checked now
         check_sections(ckpt, Path(path), key, RUN_KEY)
     return {"info": info if isinstance(info, dict) else {}, "epochs_done": epochs_done(ckpt),
-            "seeds": ckpt["hyper_parameters"]["seeds"], "weights_only": "optimizer_states" not in ckpt}
+            "seeds": ckpt["hyper_parameters"]["seeds"], "weights_only": "optimizer_states" not in ckpt,
+            "budgets": sorted(set(ckpt["hyper_parameters"].get("budgets") or []))}
 
 
 def checkpoint_summary(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
@@ -90,7 +91,16 @@ def resume_path(cfg: DictConfig, checkpoint_dir: Path) -> Path | None:
     _check_owner(cfg, path, info)
     _check_same_settings(cfg, path, info)
     _check_epochs(cfg, path, info, summary["epochs_done"])
+    _check_budgets(cfg, path, summary["budgets"])
     return path
+
+
+def _check_budgets(cfg: DictConfig, path: Path, recorded: list[int]) -> None:
+    """A resumed run keeps its budgets: the verdicts at those already passed are in the checkpoint."""
+    given = sorted(set(cfg.get("budgets") or []))
+    if given != recorded:
+        raise UserError(f"budgets={given}: ckpt_path={path} was trained with budgets={recorded}; a resumed run keeps "
+                        f"its own budgets (leave budgets out)")
 
 
 def _check_owner(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
@@ -107,10 +117,23 @@ def _check_owner(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
                         f"own folders: leave run_id out (or give run_id={owner}), or start a fresh run without ckpt_path")
 
 
+def _recorded_settings(info: dict[str, Any]) -> dict[str, Any]:
+    """The record's settings, with what a key added later meant before it existed: ``loss.input``
+    was the loss's own default."""
+    from xor_lightning.core.losses import LOSSES, consumes
+
+    recorded = dict(info["settings"])
+    loss = recorded.get("loss")
+    if isinstance(loss, dict) and "input" not in loss and loss.get("name") in LOSSES:
+        recorded["loss"] = {**loss, "input": consumes(loss["name"])}
+    return recorded
+
+
 def _check_same_settings(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
     now = settings(cfg)
+    then = _recorded_settings(info)
     for key in SAME:
-        diff = _first_difference(info["settings"].get(key), now[key], key)
+        diff = _first_difference(then.get(key), now[key], key)
         if diff:
             name, then, given = diff
             raise UserError(
@@ -144,21 +167,24 @@ def recorded_max_epochs(info: dict[str, Any]) -> int | None:
 
 def resume_defaults(cfg: DictConfig, overrides: list[str], checkpoint_dir: Path) -> list[str]:
     """Overrides a resumed run takes from its own record unless the command line gives them: its
-    settings (resume_overrides.py) and ``trainer.max_epochs`` (so ``run_id=<run> ckpt_path=last``
-    continues a run of 200 seeds past the default 1000 epochs without retyping a word)."""
+    settings (resume_overrides.py), ``trainer.max_epochs`` (so ``run_id=<run> ckpt_path=last``
+    continues a run of 200 seeds past the default 1000 epochs without retyping a word) and ``budgets``."""
     from xor_lightning.run.resume_overrides import from_record
 
     if cfg.get("ckpt_path") is None:
         return []
     try:
-        info = checkpoint_summary(_checkpoint_file(cfg, checkpoint_dir))["info"]
+        summary = checkpoint_summary(_checkpoint_file(cfg, checkpoint_dir))
     except UserError:
         return []  # resume_path says what is wrong with it
+    info = summary["info"]
+    given = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
     extra = from_record(info, overrides, settings(cfg))
     own = recorded_max_epochs(info)
-    typed = any(o.lstrip("+~").startswith(f"{MAX_EPOCHS}=") for o in overrides)
-    if not typed and own is not None and own != cfg.trainer.max_epochs:
+    if MAX_EPOCHS not in given and own is not None and own != cfg.trainer.max_epochs:
         extra.append(f"{MAX_EPOCHS}={own}")
+    if "budgets" not in given and summary["budgets"] != sorted(set(cfg.get("budgets") or [])):
+        extra.append(f"budgets=[{','.join(map(str, summary['budgets']))}]")  # and its own epoch budgets
     return extra
 
 

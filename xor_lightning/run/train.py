@@ -238,7 +238,9 @@ def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: 
         },
         step=epochs,
         # The fraction of members that failed for each cause, at the last epoch.
-        extra={f"why_failed/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
+        extra={**{f"why_failed/{c.replace(' ', '_')}": n / ev.members for c, n in metrics["causes"].items()},
+               # The fraction of members right at exactly each budget reached (budgets in train.yaml).
+               **{f"verdict/right_at_{e}": r["rate"] for e, r in metrics["right_at_budget"].items() if r is not None}},
         curves={"val/not_yet_solved": ev.survival()},
         trial=trial_name(job, overrides, swept), shown=columns(params, param_names(swept)),
     )

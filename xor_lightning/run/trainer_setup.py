@@ -131,8 +131,13 @@ def build_module(cfg: DictConfig, loop: LoopPlan | None = None) -> XORModule:
 
     return XORModule(
         model=plain(cfg.model), loss=plain(cfg.loss), optimizer=plain(cfg.optimizer),
-        seed=cfg.seed, seeds=cfg.seeds, loop=loop or loop_plan(cfg),
+        seed=cfg.seed, seeds=cfg.seeds, loop=loop or loop_plan(cfg), budgets=budgets(cfg),
     )
+
+
+def budgets(cfg: DictConfig) -> list[int]:
+    """The epoch budgets, increasing and each once (checks.check_budgets has validated them)."""
+    return sorted(set(cfg.get("budgets") or []))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ TRAIN_COLOUR = (31, 119, 180)
 VAL_COLOUR = (214, 39, 40)
 MEMBER_COLOUR = (255, 127, 14)
 SURVIVAL_COLOUR = (44, 160, 44)
+BUDGET_COLOUR = (148, 103, 189)
 
 
 def _headline(ev: Evaluation, run_id: str) -> str:
@@ -52,9 +53,16 @@ def loss_plot(history: History) -> np.ndarray:
 
 
 def survival_plot(ev: Evaluation) -> np.ndarray:
-    """The fraction of members not yet solved against epochs: how fast *all* of them get there."""
+    """The fraction of members not yet solved against epochs: how fast *all* of them get there; with
+    epoch budgets, beside it the fraction *not right at exactly* each budget (above the survival
+    curve where members solved earlier are wrong again: an oscillating run)."""
     xs, ys = as_steps(*ev.survival())
-    return line_plot([Line(xs, ys, SURVIVAL_COLOUR, 1.6, None)], title="members not yet solved",
+    reached = [(int(e), 1 - r["rate"]) for e, r in ev.budget_rates().items() if r is not None]
+    lines = [Line(xs, ys, SURVIVAL_COLOUR, 1.6, "not yet solved" if reached else None)]
+    if reached:
+        lines.append(Line([e for e, _ in reached], [f for _, f in reached], BUDGET_COLOUR, 2.4,
+                          "not right at exactly the budget epoch"))
+    return line_plot(lines, title="members not yet solved" + (" / not right at the budgets" if reached else ""),
                      x_label="epoch", y_label="fraction", y_range=(-0.02, 1.02), height=190)
 
 

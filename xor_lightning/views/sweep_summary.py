@@ -112,7 +112,15 @@ def job_row(job_dir: Path, unreadable: str | None = None) -> dict[str, Any]:
         "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
         "final_loss": m["final_loss"], "wall_s": m["wall_seconds"],
         **{c.replace(" ", "_"): n for c, n in m["causes"].items() if c in CAUSES},  # an older run may name others
+        # The rate of members right at exactly each epoch budget ("" when the job never reached it).
+        **{f"right_at_{e}": "" if r is None else r["rate"] for e, r in m.get("right_at_budget", {}).items()},
     }
+
+
+def budget_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """``right_at_N`` for every budget some job has, by epoch."""
+    found = {k for r in rows for k in r if k.startswith("right_at_")}
+    return sorted(found, key=lambda k: int(k.rsplit("_", 1)[1]))
 
 
 def job_survival(job_dir: Path) -> tuple[list[int], list[float]] | None:
@@ -160,7 +168,7 @@ def summarise(sweep_dir: Path, plot: bool = True) -> tuple[list[dict[str, Any]],
 
 def write_csv(path: Path, rows: list[dict[str, Any]], keys: list[str]) -> None:
     text = io.StringIO(newline="")
-    out = csv.DictWriter(text, fieldnames=["job", *keys, *STAT_COLUMNS], restval="")
+    out = csv.DictWriter(text, fieldnames=["job", *keys, *STAT_COLUMNS, *budget_columns(rows)], restval="")
     out.writeheader()
     out.writerows(rows)
     atomic_write_text(path, text.getvalue())
@@ -176,8 +184,9 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
     causes = [c for c in CAUSE_COLUMNS if any(r.get(c) for r in rows)]  # only causes some job has
+    budgets = budget_columns(rows)
     head = ["job", *keys, "solved/seeds", "success rate [95% CI]", "median epochs", "p90 epochs", "mean final loss",
-            "wall s", *(c.replace("_", " ") for c in causes)]
+            "wall s", *(c.replace("_", " ") for c in causes), *(f"right at {b.rsplit('_', 1)[1]}" for b in budgets)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["job"], *(r[k] for k in keys)]
@@ -187,9 +196,10 @@ def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
                 rate_with_interval(r["success_rate"], r["ci95_low"], r["ci95_high"]),
                 epochs(r["epochs_median"]), epochs(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
                 *(str(r.get(c, "-")) for c in causes),
+                *(fraction(r[b]) if isinstance(r.get(b), float) else "-" for b in budgets),
             ]
         else:
-            cells += [r["status"], "-", "-", "-", "-", "-", *("-" for _ in causes)]
+            cells += [r["status"], "-", "-", "-", "-", "-", *("-" for _ in causes), *("-" for _ in budgets)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 

@@ -21,6 +21,20 @@ def truth_table(ev: Evaluation, member: int) -> list[str]:
     return lines
 
 
+def budget_lines(ev: Evaluation) -> list[str]:
+    """'right at epoch 10: 3/100 = 3.0% (95% CI ...); 100: ...' for the budgets (none: no line)."""
+    parts = []
+    for e, r in ev.budget_rates().items():
+        if r is None:
+            parts.append(f"{e}: not reached (the run ended sooner)")
+        elif ev.members == 1:  # a lone network: right or not
+            parts.append(f"{e}: {'yes' if r['right'] else 'no'}")
+        else:
+            lo, hi = r["rate_ci95"]
+            parts.append(f"{e}: {r['right']}/{ev.members} = {percent(r['rate'])} (95% CI {percent(lo)}-{percent(hi)})")
+    return [f"right at epoch {'; '.join(parts)}"] if parts else []
+
+
 def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> list[str]:
     """What a person reads after training or evaluating: population summary (with why members failed,
     given a diagnosis.Diagnosis), one member's table."""
@@ -39,6 +53,7 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
         )
         if diagnosis is not None and diagnosis.summary():
             lines.append(f"not solved, by cause: {diagnosis.summary()}")
+        lines += budget_lines(ev)
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
@@ -54,4 +69,4 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
         at = int(ev.diverged_at[member])
         verdict = f"DIVERGED in epoch {at} (loss became non-finite; its training ended there), NOT SOLVED"
     lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
-    return lines
+    return lines + (budget_lines(ev) if ev.members == 1 else [])
