@@ -61,7 +61,8 @@ def resolve(value: str, key: str) -> Path:
     return path
 
 
-def load(value: str, key: str = "model.weights") -> HandWeights:
+def load(value: str, key: str = "model.weights", *, inputs: int) -> HandWeights:
+    """The file's network, whose first layer takes ``inputs`` numbers (the task's input width)."""
     path = resolve(value, key)
     try:
         doc = yaml.safe_load(path.read_text())
@@ -71,7 +72,7 @@ def load(value: str, key: str = "model.weights") -> HandWeights:
     if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
         raise UserError(f"{key}={value}: expected a mapping with 'layers': a list of 1 to {MAX_LAYERS} "
                         "{weight: [[...]], bias: [...]} from input to output")
-    parsed, fan_in = [], 2
+    parsed, fan_in = [], inputs
     for j, layer in enumerate(layers):
         weight, bias = _layer(layer, j, fan_in, key, value)
         parsed.append((weight, bias))

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import torch
 
 from xor_lightning.core.causes import CAUSES
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.losses import consumes, member_losses
 from xor_lightning.core.nets import ACTIVATIONS
 from xor_lightning.core.verdict import probability, signed_confidence
@@ -74,15 +73,15 @@ class Diagnosis:
         return ", ".join(parts)
 
 
-def solve_bound(loss: str, **kwargs) -> float:
-    """A mean loss below which every row must be right: a wrong row alone costs at least this x 4."""
+def solve_bound(loss: str, rows: int, **kwargs) -> float:
+    """A mean loss below which every row must be right: a wrong row alone costs at least this x ``rows``."""
     beta = float(kwargs.get("beta", 1.0))
     per_row = {
         "bce_with_logits": math.log(2), "bce": math.log(2),  # p on the wrong side of 1/2: -log(1/2) at least
         "mse": 0.25, "l1": 0.5,                              # |p - y| >= 1/2
         "smooth_l1": 0.125 / beta if beta > 0.5 else 0.5 - 0.5 * beta,
     }[loss]
-    return per_row / len(INPUTS)
+    return per_row / rows
 
 
 def _peak_derivative(activation: str) -> float:
@@ -149,8 +148,9 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     hp = module.hparams
     net = module.net
     params = list(net.parameters())
-    x = INPUTS.to(params[0].device, params[0].dtype)
-    y = TARGETS.to(params[0].device, params[0].dtype)
+    task = module.task
+    x = task.inputs.to(params[0].device, params[0].dtype)
+    y = task.column.to(params[0].device, params[0].dtype)
     with torch.enable_grad():
         pre = net.trace(x)
         losses = member_losses(module.loss_name, pre[-1], y, net.output, **module.loss_kwargs)
@@ -159,7 +159,7 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     pre = [z.detach().float().cpu() for z in pre]
     losses = losses.detach().float().cpu()
     probs = probability(pre[-1].squeeze(-1), net.output)
-    targets = TARGETS.squeeze(-1)
+    targets = task.targets
 
     linear = hp.model["activation"] == "identity" or not hp.model["hidden"]
     relu = torch.full_like(solved, hp.model["activation"] == "relu")
@@ -170,7 +170,7 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
     plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
     worst = signed_confidence(probs, targets).min(dim=1).values
-    bound = solve_bound(module.loss_name, **module.loss_kwargs)
+    bound = solve_bound(module.loss_name, task.rows, **module.loss_kwargs)
     falling, still, to_go = _trend(module.facts, losses, worst, int(module.epochs_done), bound, t)
     stuck = still | (grad_norm < t.tiny_grad)
 

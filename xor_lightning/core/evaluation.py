@@ -1,4 +1,4 @@
-"""Evaluate a population on the truth table: per-member results and the summary (views/tables.py prints them)."""
+"""Evaluate a population on its task's rows: per-member results and the summary (views/tables.py prints them)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,24 @@ from dataclasses import dataclass
 
 import torch
 
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.facts import MemberFacts
 from xor_lightning.core.module import XORModule
 from xor_lightning.core.stats import percentile, survival, wilson_interval
+from xor_lightning.core.task import Task
 from xor_lightning.core.verdict import probability, right
 
 
 @dataclass
 class Evaluation:
     seed: int               # seed of member 0; member i has seed + i
-    probs: torch.Tensor     # [K, 4] p(y=1) per row (verdict.probability of the output)
+    probs: torch.Tensor     # [K, N] p(y=1) per row (verdict.probability of the output)
     losses: torch.Tensor    # [K] mean loss per member
-    solved: torch.Tensor    # [K] every row right (verdict.right) and never diverged
+    solved: torch.Tensor    # [K] the task's solved rule (rows right: verdict.right) and never diverged
     first_solved: torch.Tensor    # [K] epochs trained when first solved, -1 if never
     diverged_at: torch.Tensor     # [K] epoch its loss became non-finite, -1 if never
     best_epoch: torch.Tensor      # [K] epoch of the evaluated weights' lowest loss, -1 if none
     epochs_trained: torch.Tensor  # [K] epochs the member trained (its own early stop, divergence, or the run's)
+    task: Task                    # the rows evaluated (and printed)
     head: str = "logit"           # how the output reads (verdict.probability): probs are sigmoid(logit) or the output
 
     @property
@@ -69,21 +70,22 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_done: int | None = None) -> Evaluation:
-    """Evaluate the module's weights on the table. The per-epoch facts come from ``facts`` (the
+    """Evaluate the module's weights on its task's rows. The per-epoch facts come from ``facts`` (the
     run's final ones, when evaluating a best.ckpt written earlier) or else from the module itself."""
     module.eval()
     facts = module.facts if facts is None else facts
     done = int(module.epochs_done) if epochs_done is None else epochs_done
-    x, y = INPUTS.to(module.device), TARGETS.to(module.device)
+    task = module.task
+    x, y = task.inputs.to(module.device), task.column.to(module.device)
     logits, losses = module.losses(x.to(module.net.weights[0].dtype), y.to(module.net.weights[0].dtype))
     head = module.net.output
     probs = probability(logits, head).squeeze(-1).float().cpu()
     diverged_at = facts.diverged_at.cpu()
-    solved = right(probs, TARGETS.squeeze(-1), head=head).all(dim=1) & (diverged_at < 0)
+    solved = task.solved(right(probs, task.targets, head=head)) & (diverged_at < 0)
     stopped_at = facts.stopped_at.cpu()
     trained = torch.where(stopped_at >= 0, stopped_at, torch.where(diverged_at >= 0, diverged_at, done))
     return Evaluation(
         seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
         first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
-        epochs_trained=trained, head=head,
+        epochs_trained=trained, task=task, head=head,
     )

@@ -21,6 +21,7 @@ from xor_lightning.core.epoch_scalars import log_epochs
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.nets import Population, init_options, per_member
+from xor_lightning.core.task import build as build_task
 
 
 def _plain(value: Any) -> Any:
@@ -49,8 +50,9 @@ class XORModule(pl.LightningModule):
     would be alone. Logged metrics are means over members, so they read the same for any K.
 
     Hyperparameters are plain containers (not OmegaConf objects) so checkpoints load with
-    ``weights_only=True`` and carry everything ``evaluate`` needs. ``loop`` (how to train) is not
-    one of them: it is given by the run, not read back from a checkpoint.
+    ``weights_only=True`` and carry everything ``evaluate`` needs, the task too (``data``, the data
+    config; None, as in checkpoints older than tasks: xor). ``loop`` (how to train) is not one of
+    them: it is given by the run, not read back from a checkpoint.
     """
 
     def __init__(
@@ -61,16 +63,19 @@ class XORModule(pl.LightningModule):
         seed: int = 0,
         seeds: int = 1,
         loop: LoopPlan | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loop"], logger=False)
         self.automatic_optimization = False
+        self.task = build_task(data)
         self.net = Population(
-            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed, **init_options(model)
+            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed,
+            in_features=self.task.n_in, **init_options(model),
         )
         self.loss_name = loss["name"]
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
-        self.facts = MemberFacts(self.net)
+        self.facts = MemberFacts(self.net, self.task.solved)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))  # table epochs trained
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
@@ -150,12 +155,12 @@ class XORModule(pl.LightningModule):
         targets = y.squeeze(-1)
         steps = datamodule.step_slices()
         for epoch in range(first + 1, end + 1):
-            order = datamodule.epoch_rows(epoch - 1)  # [K, 4] or None (every member in table order)
+            order = datamodule.epoch_rows(epoch - 1)  # [K, rows] or None (every member in table order)
             if order is not None:
                 order = order.to(x.device)
             total = 0.0
             for s, part in enumerate(steps):
-                # [K, b, 2] rows per member when shuffled, else [b, 2] shared by all
+                # [K, b, n_in] rows per member when shuffled, else [b, n_in] shared by all
                 xb, yb = (x[part], y[part]) if order is None else (x[order[:, part]], y[order[:, part]])
                 _, losses = self.losses(xb, yb)
                 newly = self.facts.mark_diverged(losses.detach(), epoch)

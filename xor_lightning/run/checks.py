@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.devices import CHOICES as DEVICES
 from xor_lightning.core.losses import LINEAR_HEAD_LOSSES, LOSSES
 from xor_lightning.core.nets import ACTIVATIONS, INITS
+from xor_lightning.core.task import Task
+from xor_lightning.core.task import build as build_task
 from xor_lightning.core.verdict import HEADS
 
 OPTIMIZERS = {
@@ -175,10 +177,11 @@ def check_optimizer(opt: DictConfig) -> None:
         raise UserError("optimizer.nesterov=true needs optimizer.momentum > 0 and optimizer.dampening=0")
 
 
-def check_hand_weights(model: DictConfig) -> None:
-    """``model.weights``: a readable file whose network is the configured one (hidden, activation, output)."""
+def check_hand_weights(model: DictConfig, task: Task) -> None:
+    """``model.weights``: a readable file whose network is the configured one (hidden, activation,
+    output) and takes the task's inputs."""
     from xor_lightning.base import weights_file
-    hand = weights_file.load(model.weights)
+    hand = weights_file.load(model.weights, inputs=task.n_in)
     if hand.hidden != list(model.hidden):
         given, wanted = (f"[{','.join(map(str, w))}]" for w in (hand.hidden, model.hidden))  # as typed
         raise UserError(f"model.weights={model.weights}: its hidden widths are {given}, not model.hidden={wanted}; "
@@ -196,21 +199,29 @@ def check_head_and_loss(model: DictConfig, loss: DictConfig) -> None:
                         f"is the prediction itself: choose loss={' or loss='.join(LINEAR_HEAD_LOSSES)}")
 
 
+def check_data(data: DictConfig | dict) -> Task:
+    """The task ``data`` describes (task.build checks its own keys), and the batch rows it allows."""
+    task = build_task(OmegaConf.to_container(data, resolve=True) if OmegaConf.is_config(data) else data)
+    bs = data.get("batch_size")
+    if bs is not None:
+        valid = f"null (the whole table) or an integer from 1 to {task.rows}"
+        _int("data.batch_size", bs, 1, valid)
+        if bs > task.rows:
+            raise UserError(f"data.batch_size={bs} is not valid; expected {valid}")
+    _bool("data.shuffle", data.get("shuffle", False))
+    return task
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Raise UserError for the first invalid value; the checks mirror configs/*.yaml."""
     check_seeds(cfg.seed, cfg.seeds)
     check_model(cfg.model)
     check_loss(cfg.loss)
     check_head_and_loss(cfg.model, cfg.loss)
+    task = check_data(cfg.data)
     if cfg.model.get("weights") is not None:
-        check_hand_weights(cfg.model)
+        check_hand_weights(cfg.model, task)
     check_optimizer(cfg.optimizer)
-    bs = cfg.data.batch_size
-    if bs is not None:
-        _int("data.batch_size", bs, 1, "null (the whole table) or an integer from 1 to 4")
-        if bs > 4:
-            raise UserError(f"data.batch_size={bs} is not valid; expected null (the whole table) or an integer from 1 to 4")
-    _bool("data.shuffle", cfg.data.shuffle)
     _choice("device.accelerator", cfg.device.accelerator, DEVICES)
     if str(cfg.device.precision) in _COUPLING_PRECISIONS:
         raise UserError(f"device.precision={cfg.device.precision} is not supported: its loss scaler skips a step for every "
@@ -232,17 +243,18 @@ def check_train_config(cfg: DictConfig) -> None:
         _int("torch_threads", threads, 1, valid)
         if threads > MAX_THREADS:
             raise UserError(f"torch_threads={threads} is not valid; expected {valid}")
-    check_fits(cfg)
+    check_fits(cfg, task)
 
 
-def check_fits(cfg: DictConfig) -> None:
+def check_fits(cfg: DictConfig, task: Task) -> None:
     """The population must fit in the memory of the device it will train on (limits.py); an absent
     device is refused elsewhere (devices.choose_accelerator), MPS shares the host's memory."""
     from xor_lightning.base.limits import check_run_fits
     from xor_lightning.core.devices import available
 
     on_cuda = str(cfg.device.accelerator) in ("cuda", "auto") and available()["cuda"]
-    check_run_fits(cfg.seeds, list(cfg.model.hidden), str(cfg.device.precision), "cuda" if on_cuda else "cpu")
+    check_run_fits(cfg.seeds, list(cfg.model.hidden), str(cfg.device.precision), "cuda" if on_cuda else "cpu",
+                   rows=task.rows, inputs=task.n_in)
 
 
 def check_visuals(visuals: DictConfig, seeds: int) -> None:

@@ -75,9 +75,10 @@ def check_source(cfg: DictConfig) -> str:
 
 
 def hand_module(value: str, device: str = "cpu") -> XORModule:
-    """A one-member module holding the weights of a hand-written file (weights_file.py)."""
+    """A one-member module holding the weights of a hand-written file (weights_file.py), on xor."""
     from xor_lightning.base import weights_file
-    hand = weights_file.load(value, "weights")
+    from xor_lightning.core.task import XOR
+    hand = weights_file.load(value, "weights", inputs=XOR.n_in)
     if hand.activation is None:
         raise UserError(f"weights={value}: the file must say which activation its weights are for (activation: relu)")
     output = hand.output or "logit"
@@ -115,7 +116,7 @@ def write_boundary(path: str, module: XORModule, ev: Evaluation, member: int | N
     from xor_lightning.views import figures
     best = member is None
     member = ev.best_member() if best else member
-    picture = figures.boundary_image(module.net, member, seed=ev.seed, solved=ev.solved, best=best, size=320)
+    picture = figures.boundary_image(module.net, member, task=ev.task, seed=ev.seed, solved=ev.solved, best=best, size=320)
     return figures.save(picture, path)
 
 
@@ -123,4 +124,5 @@ def write_spaces(path: str, module: XORModule, ev: Evaluation, member: int | Non
     from xor_lightning.views import figures
     best = member is None and ev.members > 1
     member = ev.best_member() if member is None else member
-    return figures.save(figures.spaces_image(module.net, member, seed=ev.seed, solved=ev.solved, best=best), path)
+    return figures.save(figures.spaces_image(module.net, member, task=ev.task, seed=ev.seed, solved=ev.solved, best=best),
+                        path)

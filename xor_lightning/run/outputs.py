@@ -13,10 +13,11 @@ from omegaconf import DictConfig
 from xor_lightning.base.atomic_io import atomic_write_text
 from xor_lightning.core.diagnosis import Diagnosis
 from xor_lightning.core.evaluation import Evaluation
+from xor_lightning.core.task import Task
 from xor_lightning.run.run_paths import RunPaths
 
 
-def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
+def hparams_for_tensorboard(cfg: DictConfig, task: Task) -> dict[str, Any]:
     """Flat scalars with the same keys and types for every run, so HParams can compare runs."""
     model, opt = cfg.model, cfg.optimizer
     return {
@@ -27,7 +28,7 @@ def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
         "optimizer": str(opt._target_).rsplit(".", 1)[-1], "optimizer/lr": float(opt.lr),
         "optimizer/weight_decay": float(opt.get("weight_decay", 0.0)),
         "optimizer/momentum": float(opt.get("momentum", 0.0)),
-        "data/batch_size": int(cfg.data.batch_size or 4), "trainer/max_epochs": int(cfg.trainer.max_epochs),
+        "data/batch_size": int(cfg.data.batch_size or task.rows), "trainer/max_epochs": int(cfg.trainer.max_epochs),
     }
 
 

@@ -108,9 +108,14 @@ def _check_owner(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
 
 
 def _check_same_settings(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
+    from xor_lightning.core.task import DEFAULT
+
     now = settings(cfg)
     for key in SAME:
-        diff = _first_difference(info["settings"].get(key), now[key], key)
+        then = info["settings"].get(key)
+        if key == "data" and isinstance(then, dict) and "name" not in then:
+            then = {"name": DEFAULT, **then}  # recorded before tasks: xor
+        diff = _first_difference(then, now[key], key)
         if diff:
             name, then, given = diff
             hint = " ".join(str(o) for o in info.get("overrides", [])) or "(no overrides)"

@@ -172,7 +172,7 @@ def _fit(cfg: DictConfig, found: TrainPlan, paths: RunPaths) -> tuple[Built, XOR
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, verbose=False)
     module = build_module(cfg, found.loop)
-    datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
+    datamodule = TruthTableDataModule(module.task, cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
     built = build_trainer(cfg, paths, found.accelerator, found.trainer_args)
     built.trainer.fit(module, datamodule=datamodule, ckpt_path=found.resume)
     return built, module, time.perf_counter() - start
@@ -189,7 +189,7 @@ def _save_last(built: Built, paths: RunPaths, epochs: int) -> str:
 
 def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: dict, epochs: int) -> None:
     log_run_summary(
-        trainer.loggers, hparams_for_tensorboard(cfg),
+        trainer.loggers, hparams_for_tensorboard(cfg, ev.task),
         {
             "hp/success_rate": metrics["success_rate"],
             "hp/epochs_to_solve_median": nan_if_none(metrics["epochs_to_solve"]["median"]),

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from xor_lightning.base.atomic_io import atomic_write_bytes
-from xor_lightning.core.data import INPUTS
 from xor_lightning.core.nets import Population
+from xor_lightning.core.task import Task
 from xor_lightning.core.verdict import decision, probability
 from xor_lightning.views import canvas
 from xor_lightning.views.canvas import text
@@ -142,23 +142,23 @@ def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10) -> np.nda
 
 # ---- pictures ------------------------------------------------------------------------------------
 
-def boundary_panel(net: Population, member: int, size: int = 240) -> np.ndarray:
+def boundary_panel(net: Population, member: int, size: int = 240, *, task: Task) -> np.ndarray:
     """One member's p(y=1) with axes and the colour bar."""
-    tile = boundary_tile(tile_decisions(net, [member], size)[0], net.output)
+    tile = boundary_tile(tile_decisions(net, [member], size)[0], net.output, task.marks)
     return canvas.hstack([with_axes(tile), prob_bar(size)], gap=8)
 
 
 def boundary_image(
-    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None,
+    net: Population, member: int, *, task: Task, seed: int, solved: torch.Tensor | bool | None = None,
     step: int | None = None, best: bool = False, size: int = 240,
 ) -> np.ndarray:
     """One member's decision boundary, titled with member, seed, solved state and epoch."""
     title = title_line(f"{who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
-    return with_legend(title, boundary_panel(net, member, size))
+    return with_legend(title, boundary_panel(net, member, size, task=task))
 
 
 def members_image(
-    net: Population, count: int, *, seed: int, solved: torch.Tensor | None = None,
+    net: Population, count: int, *, task: Task, seed: int, solved: torch.Tensor | None = None,
     step: int | None = None, size: int = 112,
 ) -> np.ndarray:
     """The boundaries of the first ``count`` members in a near-square grid, one colour bar."""
@@ -168,7 +168,8 @@ def members_image(
     for i in members:
         caption = [text(f"member {i} (seed {seed + i})", 10)]
         state = _state(_is_solved(solved, i))
-        panels.append(canvas.titled(boundary_tile(fields[i], net.output), *caption, *([] if state is None else [state])))
+        tile = boundary_tile(fields[i], net.output, task.marks)
+        panels.append(canvas.titled(tile, *caption, *([] if state is None else [state])))
     cols = max(1, int(np.ceil(np.sqrt(len(panels)))))
     rows = [canvas.hstack(panels[r:r + cols], gap=10) for r in range(0, len(panels), cols)]
     grid = canvas.vstack(rows, gap=10)
@@ -179,42 +180,43 @@ def members_image(
     return with_legend(title_line(title), body)
 
 
-def units_panel(net: Population, member: int, size: int = 88, max_width: int = 1100) -> np.ndarray:
+def units_panel(net: Population, member: int, size: int = 88, max_width: int = 1100, *, task: Task) -> np.ndarray:
     """Every hidden layer's units (one shared symmetric scale per layer), then the output."""
     blocks = []
     for j, acts in enumerate(layer_fields(net, member, size)):
         shown = acts[:MAX_UNITS].numpy()
         # One scale for the whole layer: strengths compare, and a dead unit (0 everywhere) is white.
         limit = float(np.nan_to_num(np.abs(shown)).max()) or 1.0
-        tiles = [canvas.titled(unit_tile(a, limit), text(f"hidden {j + 1}, unit {u}", 10)) for u, a in enumerate(shown)]
+        tiles = [canvas.titled(unit_tile(a, limit, task.marks), text(f"hidden {j + 1}, unit {u}", 10))
+                 for u, a in enumerate(shown)]
         rows = [canvas.hstack(tiles[r:r + UNITS_PER_ROW], gap=6) for r in range(0, len(tiles), UNITS_PER_ROW)]
         grid = canvas.vstack(rows, gap=6)
         more = f", the first {MAX_UNITS} shown" if len(acts) > MAX_UNITS else ""
         header = text(f"hidden layer {j + 1}: {len(acts)} units{more}", 12)
         blocks.append(canvas.titled(canvas.hstack([grid, unit_bar(limit, size * min(len(rows), 2))], gap=8), header))
-    out = canvas.titled(boundary_tile(tile_decisions(net, [member], size)[0], net.output), text("p(y=1)", 10))
+    out = canvas.titled(boundary_tile(tile_decisions(net, [member], size)[0], net.output, task.marks), text("p(y=1)", 10))
     blocks.append(canvas.titled(canvas.hstack([out, prob_bar(size)], gap=8), text("output", 12)))
     return canvas.wrap(blocks, max_width, gap=24)
 
 
 def units_image(
-    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None,
+    net: Population, member: int, *, task: Task, seed: int, solved: torch.Tensor | bool | None = None,
     step: int | None = None, best: bool = False, size: int = 88,
 ) -> np.ndarray:
     """Playground-style thumbnails of one member: every hidden unit, then the output."""
     title = title_line(f"units of {who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
-    return with_legend(title, units_panel(net, member, size))
+    return with_legend(title, units_panel(net, member, size, task=task))
 
 
 @torch.no_grad()
-def hidden_space_panel(net: Population, member: int, size: int = 240) -> np.ndarray | None:
-    """The four rows where the last hidden layer puts them, (h1, h2), over the output's p(y=1) in
+def hidden_space_panel(net: Population, member: int, size: int = 240, *, task: Task) -> np.ndarray | None:
+    """The task's rows where the last hidden layer puts them, (h1, h2), over the output's p(y=1) in
     that plane with its decision line: where XOR has become linearly separable (the Deep Learning
     book's figure 6.1). None unless the last hidden layer has exactly 2 units."""
     if len(net.widths) < 3 or net.widths[-2] != 2:
         return None
     dtype, device = net.weights[0].dtype, net.weights[0].device
-    h = net(INPUTS.to(device, dtype), upto=len(net.widths) - 3, only=[member])[0].float().cpu()  # [4, 2]
+    h = net(task.inputs.to(device, dtype), upto=len(net.widths) - 3, only=[member])[0].float().cpu()  # [N, 2]
     w, b = net.weights[-1][member, :, 0].float().cpu(), float(net.biases[-1][member, 0, 0])
     lo, hi = float(h.min()), float(h.max())
     pad = max((hi - lo) * 0.35, 0.5)  # one range for h1 and h2, with room around the points
@@ -225,17 +227,17 @@ def hidden_space_panel(net: Population, member: int, size: int = 240) -> np.ndar
     to_pixel = (size - 1) / (high - low)
     at = tuple(((a - low) * to_pixel, (size - 1) - (c - low) * to_pixel) for a, c in h.tolist())
     ticks = tuple(t for t in nice_ticks(low, high) if low <= t <= high)
-    tile = with_axes(boundary_tile(field, net.output, at), ticks, low, high, ("h1", "h2"))
+    tile = with_axes(boundary_tile(field, net.output, task.marks, at), ticks, low, high, ("h1", "h2"))
     return canvas.hstack([tile, prob_bar(size)], gap=8)
 
 
 def spaces_image(
-    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None, best: bool = False,
+    net: Population, member: int, *, task: Task, seed: int, solved: torch.Tensor | bool | None = None, best: bool = False,
 ) -> np.ndarray:
     """The table in input space (the decision boundary) beside the table in the last hidden layer's
     space, where a linear output separates it."""
-    left = canvas.titled(boundary_panel(net, member), text("input space (x1, x2)", 12))
-    hidden = hidden_space_panel(net, member)
+    left = canvas.titled(boundary_panel(net, member, task=task), text("input space (x1, x2)", 12))
+    hidden = hidden_space_panel(net, member, task=task)
     if hidden is None:
         widths = net.widths[1:-1] or "none"
         right = text(f"the hidden layer's space is drawn for a last hidden layer of 2 units (hidden: {widths})", 11)

@@ -3,7 +3,6 @@ truth table."""
 
 from __future__ import annotations
 
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.evaluation import Evaluation
 from xor_lightning.core.verdict import prediction, right
 
@@ -11,8 +10,9 @@ from xor_lightning.core.verdict import prediction, right
 def truth_table(ev: Evaluation, member: int) -> list[str]:
     """The table of one member as printable lines."""
     lines = [" x1  x2 | target  p(y=1)  pred", "--------+----------------------------"]
-    rows = right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).tolist()
-    for (a, b), t, p, ok in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist(), rows):
+    task = ev.task
+    rows = right(ev.probs[member], task.targets, head=ev.head).tolist()
+    for (a, b), t, p, ok in zip(task.inputs.tolist(), task.targets.tolist(), ev.probs[member].tolist(), rows):
         mark = "right" if ok else ("undecided (p = 0.5)" if prediction(p, ev.head) == "?" else "WRONG")
         if p != p:  # NaN (weights from a damaged or crafted checkpoint): no prediction, never right
             mark = "NaN"
@@ -45,7 +45,7 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
-    rows_right = int(right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).sum())
+    rows_right = int(right(ev.probs[member], ev.task.targets, head=ev.head).sum())
     first = int(ev.first_solved[member])
     when = f", first solved after {first} epoch{'' if first == 1 else 's'}" if bool(ev.solved[member]) and first > 0 else ""
     verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
@@ -55,5 +55,5 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
         verdict += f" ({cause}{f': about {more} more epochs' if more is not None else ''})"
     if bool(ev.diverged[member]):
         verdict = f"DIVERGED in epoch {int(ev.diverged_at[member])} (loss became non-finite; weights reset to 0), NOT SOLVED"
-    lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
+    lines.append(f"{verdict}: {rows_right}/{ev.task.rows} rows right{when}; loss {float(ev.losses[member]):.4g}")
     return lines

@@ -1,8 +1,9 @@
-"""One field as a square picture (a tile): colours, the p = 0.5 line, the truth table's markers,
+"""One field as a square picture (a tile): colours, the p = 0.5 line, the task's rows as markers,
 axes; and the pieces that explain them: the legend of the marks and the colour bars.
 
 Tiles show the square [LOW, HIGH]^2 around the table; field row 0 is x2 = LOW, picture row 0 is
-the top, so fields are flipped on the way in.
+the top, so fields are flipped on the way in. The rows come as ``marks``: (x1, x2, target) each
+(task.Task.marks).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.views import canvas
 from xor_lightning.views.canvas import BLACK, PROB_CMAP, UNIT_CMAP, text
 
 LOW, HIGH = -0.5, 1.5  # the square shown around the unit square of the truth table
+Marks = tuple[tuple[float, float, float], ...]  # (x1, x2, target) per row
 
 
 def _pixel(value: float, size: int) -> float:
@@ -51,19 +52,20 @@ def _marker(target: float, radius: float, cx: float, cy: float, box: int) -> lis
 
 
 @lru_cache(maxsize=16)
-def _table_markers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The four table rows' markers where they sit on a ``size`` tile of the input square."""
-    at = tuple((_pixel(x1, size), (size - 1) - _pixel(x2, size)) for x1, x2 in INPUTS.tolist())  # row 0: x2 = HIGH
-    return _markers(size, at)
+def _table_markers(size: int, marks: Marks) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' markers where they sit on a ``size`` tile of the input square."""
+    at = tuple((_pixel(x1, size), (size - 1) - _pixel(x2, size)) for x1, x2, _ in marks)  # row 0: x2 = HIGH
+    return _markers(size, at, tuple(t for *_, t in marks))
 
 
-def _markers(size: int, at: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The table rows' markers at pixel centres ``at`` (one per row) on a ``size`` tile as (rows,
+def _markers(size: int, at: tuple[tuple[float, float], ...],
+             targets: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' markers at pixel centres ``at`` (one per row) on a ``size`` tile as (rows,
     columns, alpha, premultiplied colour) of the pixels they touch: marking is one vectorized blend."""
     radius = min(max(size / 18, 4.5), 9.0)
     box = int(2 * radius + 6)
     marked = []
-    for (cx, cy), target in zip(at, TARGETS.squeeze(-1).tolist()):
+    for (cx, cy), target in zip(at, targets):
         left, top = int(cx) - box // 2, int(cy) - box // 2
         patch_alpha, patch_colour = np.zeros((box, box)), np.zeros((box, box, 3))
         for alpha, colour in _marker(target, radius, cx - left, cy - top, box):  # paint layers in order
@@ -77,9 +79,13 @@ def _markers(size: int, at: tuple[tuple[float, float], ...]) -> tuple[np.ndarray
     return rows, cols, alpha[:, None], colour
 
 
-def _mark_table(tile: np.ndarray, at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
-    """The table's markers, where the rows sit in the input square, or at pixel centres ``at``."""
-    rows, cols, alpha, colour = _table_markers(tile.shape[0]) if at is None else _markers(tile.shape[0], at)
+def _mark_table(tile: np.ndarray, marks: Marks, at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
+    """The rows' markers, where they sit in the input square, or at pixel centres ``at`` (one per mark)."""
+    if not marks:
+        return tile
+    size = tile.shape[0]
+    rows, cols, alpha, colour = (_table_markers(size, marks) if at is None
+                                 else _markers(size, at, tuple(t for *_, t in marks)))
     tile[rows, cols] = (tile[rows, cols] * (1 - alpha) + colour + 0.5).astype(np.uint8)
     return tile
 
@@ -94,20 +100,21 @@ def _decision_line(logit: np.ndarray, width: float = 1.8) -> np.ndarray:
     return np.fmin(np.fmax(alpha, 0.0), 1.0)  # fmax/fmin also turn NaN (0 / 0) into 0
 
 
-def boundary_tile(field: np.ndarray, head: str = "logit", at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
+def boundary_tile(field: np.ndarray, head: str = "logit", marks: Marks = (),
+                  at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
     """p(y=1) of one ``[R, R]`` decision field (the logit, or a linear head's output - 1/2):
-    colours, the p = 0.5 line, the table (or its rows at pixel centres ``at``), a frame."""
+    colours, the p = 0.5 line, the rows ``marks`` (or at pixel centres ``at``), a frame."""
     z = field[::-1]  # field rows start at the plane's lowest value; picture rows start at the top
     prob = 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))) if head == "logit" else np.clip(z + 0.5, 0.0, 1.0)
     tile = canvas.colourize(prob, PROB_CMAP, 0.0, 1.0)
     canvas.paint_sparse(tile, _decision_line(z), BLACK)
-    return canvas.frame(_mark_table(tile, at))
+    return canvas.frame(_mark_table(tile, marks, at))
 
 
-def unit_tile(activation: np.ndarray, limit: float) -> np.ndarray:
+def unit_tile(activation: np.ndarray, limit: float, marks: Marks = ()) -> np.ndarray:
     """One unit's ``[R, R]`` activation on the symmetric scale [-limit, limit]: 0 is white."""
     tile = canvas.colourize(activation[::-1], UNIT_CMAP, -limit, limit)
-    return canvas.frame(_mark_table(tile))
+    return canvas.frame(_mark_table(tile, marks))
 
 
 def with_axes(tile: np.ndarray, ticks: tuple[float, ...] = (0, 1), low: float = LOW, high: float = HIGH,
