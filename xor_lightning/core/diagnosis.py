@@ -5,8 +5,9 @@ activation derivatives on the four rows, the gradient of its own loss, its outpu
 trail (facts.py). The causes, checked in this order (the first that applies is the member's):
 
   diverged        its loss became NaN/inf (then it was frozen at zero).
-  linear          no non-linearity (no hidden layer, or activation=identity): no affine function
-                  gets all four XOR rows right, whatever the training.
+  linear          no non-linearity (no hidden layer, or activation=identity) on a task that is not
+                  linearly separable (xor, parity, xnor): no affine function gets every row right,
+                  whatever the training. Never the cause on a linearly separable task (and, or, ...).
   dead            ReLU units off where they are needed, for good: fewer than 2 units of the first
                   hidden layer (1 of a later one) are on for any row (a unit whose input is <= 0 on
                   all four rows passes no gradient and cannot revive; one live unit cannot separate
@@ -90,16 +91,17 @@ def _peak_derivative(activation: str) -> float:
     return float(grad.max())
 
 
-def _layers_fail(pre: list[torch.Tensor], activation: str, t: Thresholds) -> torch.Tensor:
-    """[K] bool: some hidden layer passes too little gradient (under 2 live units in the first,
-    under 1 in a later one): with its derivative below ``flat`` x peak on every row."""
+def _layers_fail(pre: list[torch.Tensor], activation: str, t: Thresholds, first: int = 2) -> torch.Tensor:
+    """[K] bool: some hidden layer passes too little gradient (under ``first`` live units in the
+    first, under 1 in a later one): with its derivative below ``flat`` x peak on every row. One
+    live unit cannot separate a task that is not linearly separable, so ``first`` is 2 there."""
     peak = _peak_derivative(activation)
     fail = torch.zeros(pre[0].shape[0], dtype=torch.bool)
     for j, z in enumerate(pre[:-1]):
         z = z.detach().requires_grad_(True)
         (deriv,) = torch.autograd.grad(ACTIVATIONS[activation](z).sum(), z)  # elementwise: the derivative
         live = (deriv.abs() >= t.flat * peak).any(dim=1).sum(dim=1)  # [K] units with gradient on some row
-        fail |= live < (2 if j == 0 else 1)
+        fail |= live < (first if j == 0 else 1)
     return fail
 
 
@@ -161,9 +163,11 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     probs = probability(pre[-1].squeeze(-1), net.output)
     targets = task.targets
 
-    linear = hp.model["activation"] == "identity" or not hp.model["hidden"]
+    affine = hp.model["activation"] == "identity" or not hp.model["hidden"]
+    linear = affine and task.linearly_separable is False  # None (not known, > 5 inputs): not claimed
     relu = torch.full_like(solved, hp.model["activation"] == "relu")
-    layers_fail = _layers_fail(pre, hp.model["activation"], t) if not linear else torch.zeros_like(solved)
+    first = 1 if task.linearly_separable else 2
+    layers_fail = _layers_fail(pre, hp.model["activation"], t, first) if not affine else torch.zeros_like(solved)
     wrong = (probs > 0.5) != (targets > 0.5)
     pinned = (probs * (1 - probs) < t.flat * 0.25) & wrong  # the sigmoid's derivative < 1% of its peak
     sigmoid_in_loss = consumes(module.loss_name) == "probabilities" and net.output == "logit"

@@ -25,6 +25,8 @@ class Evaluation:
     epochs_trained: torch.Tensor  # [K] epochs the member trained (its own early stop, divergence, or the run's)
     task: Task                    # the rows evaluated (and printed)
     head: str = "logit"           # how the output reads (verdict.probability): probs are sigmoid(logit) or the output
+    test_probs: torch.Tensor | None = None   # [K, M] p(y=1) on the task's held-out part (None without one)
+    test_losses: torch.Tensor | None = None  # [K] mean loss there
 
     @property
     def diverged(self) -> torch.Tensor:
@@ -33,6 +35,18 @@ class Evaluation:
     @property
     def members(self) -> int:
         return len(self.losses)
+
+    @property
+    def accuracy(self) -> torch.Tensor:
+        """[K] the fraction of training rows right."""
+        return right(self.probs, self.task.targets, head=self.head).float().mean(dim=1)
+
+    @property
+    def test_accuracy(self) -> torch.Tensor | None:
+        """[K] the fraction of held-out rows right (None without a held-out part)."""
+        if self.test_probs is None:
+            return None
+        return right(self.test_probs, self.task.test_targets, head=self.head).float().mean(dim=1)
 
     def survival(self) -> tuple[list[int], list[float]]:
         """The fraction of members not yet solved against epochs (stats.survival): drops at each
@@ -52,7 +66,7 @@ class Evaluation:
         epochs = [float(e) for e in self.first_solved[self.solved & (self.first_solved > 0)].tolist()]
         lo, hi = wilson_interval(k, n)
         healthy = self.losses[~self.diverged]
-        return {
+        out = {
             "seeds": n,
             "seed": self.seed,
             "solved": k,
@@ -66,6 +80,15 @@ class Evaluation:
             "final_loss": float(healthy.mean()) if len(healthy) else float("nan"),  # diverged members left out
             "diverged": int(self.diverged.sum()),
         }
+        if self.test_probs is not None:  # the generalization question: how the members do on points never trained on
+            ok = ~self.diverged
+            test_acc, acc = self.test_accuracy[ok], self.accuracy[ok]
+            out["train_accuracy"] = float(acc.mean()) if len(acc) else float("nan")
+            out["test_accuracy"] = {"mean": float(test_acc.mean()) if len(test_acc) else float("nan"),
+                                    "median": percentile(test_acc.tolist(), 50),
+                                    "of_solved": float(self.test_accuracy[self.solved].mean()) if k else None}
+            out["test_loss"] = float(self.test_losses[ok].mean()) if len(test_acc) else float("nan")
+        return out
 
 
 @torch.no_grad()
@@ -82,10 +105,16 @@ def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_
     probs = probability(logits, head).squeeze(-1).float().cpu()
     diverged_at = facts.diverged_at.cpu()
     solved = task.solved(right(probs, task.targets, head=head)) & (diverged_at < 0)
+    test_probs = test_losses = None
+    if task.has_test:
+        dtype = module.net.weights[0].dtype
+        test_logits, test_losses = module.losses(task.test_inputs.to(module.device, dtype),
+                                                 task.test_targets.unsqueeze(-1).to(module.device, dtype))
+        test_probs, test_losses = probability(test_logits, head).squeeze(-1).float().cpu(), test_losses.float().cpu()
     stopped_at = facts.stopped_at.cpu()
     trained = torch.where(stopped_at >= 0, stopped_at, torch.where(diverged_at >= 0, diverged_at, done))
     return Evaluation(
         seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
         first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
-        epochs_trained=trained, task=task, head=head,
+        epochs_trained=trained, task=task, head=head, test_probs=test_probs, test_losses=test_losses,
     )

@@ -55,6 +55,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         log.warning(f"checkpoint={cfg.checkpoint}: {len(bad)} of {ev.members} members have NaN/inf weights "
                     f"(members {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''}); "
                     "they count as not solved and their rows read 'NaN'")
+    for key in ("boundary", "space"):
+        if cfg.get(key) is not None and not ev.task.plane:
+            raise UserError(f"{key}={cfg[key]}: this checkpoint's task has {ev.task.n_in} inputs ({ev.task.description}); "
+                            "pictures are drawn over the plane of a 2-input task")
     for line in summary_lines(ev, member):
         log.info(line)
     if cfg.boundary is not None:

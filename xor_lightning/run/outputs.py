@@ -28,7 +28,8 @@ def hparams_for_tensorboard(cfg: DictConfig, task: Task) -> dict[str, Any]:
         "optimizer": str(opt._target_).rsplit(".", 1)[-1], "optimizer/lr": float(opt.lr),
         "optimizer/weight_decay": float(opt.get("weight_decay", 0.0)),
         "optimizer/momentum": float(opt.get("momentum", 0.0)),
-        "data/batch_size": int(cfg.data.batch_size or task.rows), "trainer/max_epochs": int(cfg.trainer.max_epochs),
+        "data/task": task.name, "data/batch_size": int(cfg.data.batch_size or task.rows),
+        "trainer/max_epochs": int(cfg.trainer.max_epochs),
     }
 
 
@@ -38,6 +39,7 @@ def nan_if_none(value: float | None) -> float:
 
 MEMBER_COLUMNS = ["member", "seed", "solved", "epochs_to_solve", "best_epoch", "final_loss", "epochs_trained",
                   "diverged", "cause", "more_epochs"]
+TEST_COLUMNS = ["train_accuracy", "test_accuracy", "test_loss"]  # for a task with a held-out part
 
 
 def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
@@ -45,14 +47,18 @@ def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
     why it failed if it did."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(MEMBER_COLUMNS)
+    tested = ev.test_probs is not None
+    writer.writerow(MEMBER_COLUMNS + (TEST_COLUMNS if tested else []))
+    test = zip(ev.accuracy.tolist(), ev.test_accuracy.tolist(), ev.test_losses.tolist()) if tested else None
     for i, (solved, first, best, loss, trained, diverged, cause, more) in enumerate(zip(
         ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
         ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs,
     )):
-        writer.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "",
-                         best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause,
-                         "" if more is None else more])
+        row = [i, ev.seed + i, int(solved), first if solved and first > 0 else "",
+               best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause, "" if more is None else more]
+        if test is not None:
+            row += [f"{v:.6g}" for v in next(test)]
+        writer.writerow(row)
     return out.getvalue()
 
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from xor_lightning.base.atomic_io import atomic_write_bytes
 from xor_lightning.core.nets import Population
-from xor_lightning.core.task import Task
+from xor_lightning.core.task import XOR, Task
 from xor_lightning.core.verdict import decision, probability
 from xor_lightning.views import canvas
 from xor_lightning.views.canvas import text
@@ -60,51 +60,52 @@ class History:
 
 # ---- fields: values over the square, only for the members drawn ---------------------------------
 
-def grid_points(resolution: int = RESOLUTION) -> torch.Tensor:
+def grid_points(resolution: int = RESOLUTION, extent: tuple[float, float] = (LOW, HIGH)) -> torch.Tensor:
     """``[R*R, 2]`` points of the square, row-major with x2 as the row (row 0: x2 = LOW)."""
-    axis = torch.linspace(LOW, HIGH, resolution)
+    axis = torch.linspace(extent[0], extent[1], resolution)
     x2, x1 = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack([x1.flatten(), x2.flatten()], dim=1)
 
 
-def _points(net: Population, resolution: int) -> torch.Tensor:
-    return grid_points(resolution).to(net.weights[0].device, net.weights[0].dtype)
+def _points(net: Population, resolution: int, task: Task) -> torch.Tensor:
+    """The network's inputs at the grid over the task's square (its features of (x1, x2))."""
+    return task.featurize(grid_points(resolution, task.extent)).to(net.weights[0].device, net.weights[0].dtype)
 
 
 @torch.no_grad()
-def decision_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
-    """``[len(members), R, R]`` decision values over the square for the chosen members: the logit,
-    or a linear head's output - 1/2 (verdict.decision); 0 is the decision line."""
-    outputs = net(_points(net, resolution), only=members)[:, :, 0].float().cpu()
+def decision_fields(net: Population, members: list[int], resolution: int = RESOLUTION, task: Task = XOR) -> torch.Tensor:
+    """``[len(members), R, R]`` decision values over the task's square for the chosen members: the
+    logit, or a linear head's output - 1/2 (verdict.decision); 0 is the decision line."""
+    outputs = net(_points(net, resolution, task), only=members)[:, :, 0].float().cpu()
     return decision(outputs, net.output).reshape(len(members), resolution, resolution)
 
 
-def output_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
+def output_fields(net: Population, members: list[int], resolution: int = RESOLUTION, task: Task = XOR) -> torch.Tensor:
     """``[len(members), R, R]`` p(y=1) over the square for the chosen members."""
-    fields = decision_fields(net, members, resolution)
+    fields = decision_fields(net, members, resolution, task)
     return probability(fields, "logit") if net.output == "logit" else fields + 0.5
 
 
 @torch.no_grad()
-def layer_fields(net: Population, member: int, resolution: int = RESOLUTION) -> list[torch.Tensor]:
+def layer_fields(net: Population, member: int, resolution: int = RESOLUTION, task: Task = XOR) -> list[torch.Tensor]:
     """One ``[units, R, R]`` tensor of activations per hidden layer of one member (none without)."""
-    x = _points(net, resolution)
+    x = _points(net, resolution, task)
     return [
         net(x, upto=j, only=[member])[0].float().cpu().T.reshape(-1, resolution, resolution)
         for j in range(len(net.widths) - 2)
     ]
 
 
-def unit_fields(net: Population, member: int, resolution: int = RESOLUTION) -> torch.Tensor:
+def unit_fields(net: Population, member: int, resolution: int = RESOLUTION, task: Task = XOR) -> torch.Tensor:
     """``[units, R, R]`` activations of the first hidden layer of one member (empty without one)."""
-    layers = layer_fields(net, member, resolution)
+    layers = layer_fields(net, member, resolution, task)
     return layers[0] if layers else torch.empty(0, resolution, resolution)
 
 
-def tile_decisions(net: Population, members: list[int], size: int) -> np.ndarray:
+def tile_decisions(net: Population, members: list[int], size: int, task: Task = XOR) -> np.ndarray:
     """``[len(members), size, size]`` decision values for tiles: computed on a grid of half the pixels
     and interpolated (bilinear), ~3-4x cheaper and indistinguishable on screen: they are smooth."""
-    coarse = decision_fields(net, members, size // 2 + 1)
+    coarse = decision_fields(net, members, size // 2 + 1, task)
     return F.interpolate(coarse[:, None], size=(size, size), mode="bilinear", align_corners=True)[:, 0].numpy()
 
 
@@ -144,8 +145,9 @@ def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10) -> np.nda
 
 def boundary_panel(net: Population, member: int, size: int = 240, *, task: Task) -> np.ndarray:
     """One member's p(y=1) with axes and the colour bar."""
-    tile = boundary_tile(tile_decisions(net, [member], size)[0], net.output, task.marks)
-    return canvas.hstack([with_axes(tile), prob_bar(size)], gap=8)
+    tile = boundary_tile(tile_decisions(net, [member], size, task)[0], net.output, task.marks, extent=task.extent,
+                         test_marks=task.test_marks)
+    return canvas.hstack([with_axes(tile, task.ticks, *task.extent), prob_bar(size)], gap=8)
 
 
 def boundary_image(
@@ -163,12 +165,12 @@ def members_image(
 ) -> np.ndarray:
     """The boundaries of the first ``count`` members in a near-square grid, one colour bar."""
     members = list(range(min(count, net.members)))
-    fields = tile_decisions(net, members, size)
+    fields = tile_decisions(net, members, size, task)
     panels = []
     for i in members:
         caption = [text(f"member {i} (seed {seed + i})", 10)]
         state = _state(_is_solved(solved, i))
-        tile = boundary_tile(fields[i], net.output, task.marks)
+        tile = boundary_tile(fields[i], net.output, task.marks, extent=task.extent)
         panels.append(canvas.titled(tile, *caption, *([] if state is None else [state])))
     cols = max(1, int(np.ceil(np.sqrt(len(panels)))))
     rows = [canvas.hstack(panels[r:r + cols], gap=10) for r in range(0, len(panels), cols)]
@@ -183,18 +185,19 @@ def members_image(
 def units_panel(net: Population, member: int, size: int = 88, max_width: int = 1100, *, task: Task) -> np.ndarray:
     """Every hidden layer's units (one shared symmetric scale per layer), then the output."""
     blocks = []
-    for j, acts in enumerate(layer_fields(net, member, size)):
+    for j, acts in enumerate(layer_fields(net, member, size, task)):
         shown = acts[:MAX_UNITS].numpy()
         # One scale for the whole layer: strengths compare, and a dead unit (0 everywhere) is white.
         limit = float(np.nan_to_num(np.abs(shown)).max()) or 1.0
-        tiles = [canvas.titled(unit_tile(a, limit, task.marks), text(f"hidden {j + 1}, unit {u}", 10))
+        tiles = [canvas.titled(unit_tile(a, limit, task.marks, task.extent), text(f"hidden {j + 1}, unit {u}", 10))
                  for u, a in enumerate(shown)]
         rows = [canvas.hstack(tiles[r:r + UNITS_PER_ROW], gap=6) for r in range(0, len(tiles), UNITS_PER_ROW)]
         grid = canvas.vstack(rows, gap=6)
         more = f", the first {MAX_UNITS} shown" if len(acts) > MAX_UNITS else ""
         header = text(f"hidden layer {j + 1}: {len(acts)} units{more}", 12)
         blocks.append(canvas.titled(canvas.hstack([grid, unit_bar(limit, size * min(len(rows), 2))], gap=8), header))
-    out = canvas.titled(boundary_tile(tile_decisions(net, [member], size)[0], net.output, task.marks), text("p(y=1)", 10))
+    out = boundary_tile(tile_decisions(net, [member], size, task)[0], net.output, task.marks, extent=task.extent)
+    out = canvas.titled(out, text("p(y=1)", 10))
     blocks.append(canvas.titled(canvas.hstack([out, prob_bar(size)], gap=8), text("output", 12)))
     return canvas.wrap(blocks, max_width, gap=24)
 

@@ -67,6 +67,10 @@ def plot_panels(history: History, ev: Evaluation) -> list[np.ndarray]:
 def report_image(module: XORModule, ev: Evaluation, history: History, run_id: str, diagnosis=None) -> np.ndarray:
     net, member = module.net, ev.best_member()
     name = figures.who(member, ev.seed, best=True)
+    if not ev.task.plane:  # no plane (x1, x2) to draw a boundary over: the plots alone
+        note = canvas.text(f"no decision boundary pictures: the task has {ev.task.n_in} inputs ({ev.task.description})", 12)
+        body = canvas.vstack([canvas.vstack(plot_panels(history, ev), gap=12), note], gap=16)
+        return figures.with_legend(figures.title_line(_headline(ev, run_id)), body, margin=14)
     boundary = canvas.titled(figures.boundary_panel(net, member, size=240, task=ev.task),
                              figures.title_line(name, bool(ev.solved[member]), 12))
     hidden = figures.hidden_space_panel(net, member, size=200, task=ev.task)  # with 2 units in the last hidden layer

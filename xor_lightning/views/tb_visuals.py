@@ -69,7 +69,7 @@ class VisualsCallback(pl.Callback):
         self._last_step = step
         if self.histograms:
             log_histograms(writer, pl_module.net, step)
-        if self.images:
+        if self.images and pl_module.task.plane:  # boundaries are pictures of a plane (x1, x2)
             seen = pl_module.block.last  # which members solve the table now (None before any epoch)
             log_member_images(writer, pl_module.net, step, task=pl_module.task, seed=int(pl_module.hparams.seed),
                               member=self.member, grid=self.members, solved=None if seen is None else seen.solved)
@@ -77,7 +77,7 @@ class VisualsCallback(pl.Callback):
 
     def log_best(self, logger, module: XORModule, step: int, member: int, solved: torch.Tensor) -> None:
         """The best member of the evaluated run (its best weights), once, at the last step."""
-        if self.images and isinstance(logger, TensorBoardLogger):
+        if self.images and module.task.plane and isinstance(logger, TensorBoardLogger):
             start = time.perf_counter()
             log_best_images(logger.experiment, module.net, step, task=module.task, seed=int(module.hparams.seed),
                             member=member, solved=solved)
