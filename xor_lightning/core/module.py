@@ -22,6 +22,7 @@ from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.nets import Population, init_options, per_member
 from xor_lightning.core.task import build as build_task
+from xor_lightning.core.verdict import probability, right
 
 
 def _plain(value: Any) -> Any:
@@ -101,6 +102,11 @@ class XORModule(pl.LightningModule):
         self._stopped = self.facts.stopped_at >= 0
         self._frozen = [p.detach().clone() for p in self._params] if bool(self._stopped.any()) else None
         self.run_over = self.facts.remaining == 0
+        self._test = None  # the task's held-out part, on the device: each epoch's test/* scalars
+        if self.task.has_test:
+            dtype = self.net.weights[0].dtype
+            self._test = (self.task.test_inputs.to(self.device, dtype),
+                          self.task.test_targets.unsqueeze(-1).to(self.device, dtype))
 
     # -- one block of epochs ----------------------------------------------------------------------
 
@@ -182,12 +188,24 @@ class XORModule(pl.LightningModule):
             epoch, logits.detach(), losses.detach(), targets, self._params, self.loop.stop
         )
         self.block.add(epoch, train_loss if train_loss is not None else seen.val_loss, seen)
+        if self._test is not None:
+            self.block.test.append(self._test_scalars())
         self.run_over = self.facts.remaining == 0
         if newly_diverged is not None and (freeze_now or self.run_over):  # keep NaN out of the weights now
             freeze(self._params, [self._opt.optimizer], newly_diverged)
         if newly_stopped is not None:
             self._freeze_stopped(newly_stopped)
         return newly_diverged
+
+    @torch.no_grad()
+    def _test_scalars(self) -> torch.Tensor:
+        """[2] the mean test loss (members that have not diverged) and the fraction of (member,
+        test point) pairs right: the weights after this epoch on points never trained on."""
+        x, y = self._test
+        with torch.autocast(x.device.type, enabled=False):
+            logits, losses = self.losses(x, y)
+        rows = right(probability(logits.squeeze(-1).float(), self.net.output), y.squeeze(-1), head=self.net.output)
+        return torch.stack([healthy_mean(losses.float(), self.facts.diverged), rows.float().mean()])
 
     @torch.no_grad()
     def _freeze_stopped(self, newly: torch.Tensor) -> None:

@@ -120,10 +120,10 @@ def linearly_separable(inputs: torch.Tensor, targets: torch.Tensor) -> bool | No
     """Whether some w, t put every 1-row above t and every 0-row below it; exact up to 5 inputs
     (integer weights up to Muroga's bound suffice there), None (not known) beyond."""
     n = inputs.shape[1]
-    if n not in _MAX_THRESHOLD_WEIGHT:
-        return None
     if bool((targets > 0.5).all()) or bool((targets < 0.5).all()):
         return True
+    if n not in _MAX_THRESHOLD_WEIGHT:
+        return None
     w = _MAX_THRESHOLD_WEIGHT[n]
     weights = torch.cartesian_prod(*[torch.arange(-w, w + 1.0)] * n).reshape(-1, n)  # [W', n]
     sums = weights @ inputs.T  # [W', rows]

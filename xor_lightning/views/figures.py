@@ -136,9 +136,9 @@ def who(member: int, seed: int, best: bool = False) -> str:
     return f"{'best member' if best else 'member'} {member} (seed {seed + member})"
 
 
-def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10) -> np.ndarray:
+def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10, test: bool = False) -> np.ndarray:
     """Title, body and the legend of the marks, with white margins."""
-    return canvas.pad(canvas.vstack([title, body, legend()], gap=10), margin, margin, margin, margin)
+    return canvas.pad(canvas.vstack([title, body, legend(test)], gap=10), margin, margin, margin, margin)
 
 
 # ---- pictures ------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def boundary_image(
 ) -> np.ndarray:
     """One member's decision boundary, titled with member, seed, solved state and epoch."""
     title = title_line(f"{who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
-    return with_legend(title, boundary_panel(net, member, size, task=task))
+    return with_legend(title, boundary_panel(net, member, size, task=task), test=task.has_test)
 
 
 def members_image(
@@ -247,7 +247,7 @@ def spaces_image(
     else:
         right = canvas.titled(hidden, text("the last hidden layer's space (h1, h2): XOR is linearly separable here", 12))
     title = title_line(f"{who(member, seed, best)}", _is_solved(solved, member))
-    return with_legend(title, canvas.hstack([left, right], gap=30))
+    return with_legend(title, canvas.hstack([left, right], gap=30), test=task.has_test)
 
 
 def save(picture: np.ndarray, path: str | Path) -> Path:

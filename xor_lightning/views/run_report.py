@@ -83,7 +83,7 @@ def report_image(module: XORModule, ev: Evaluation, history: History, run_id: st
     title = figures.title_line(_headline(ev, run_id))
     if diagnosis is not None and diagnosis.summary():  # why the members that did not solve it failed
         title = canvas.vstack([title, canvas.text(f"not solved, by cause: {diagnosis.summary()}", 12)], gap=4)
-    return figures.with_legend(title, body, margin=14)
+    return figures.with_legend(title, body, margin=14, test=ev.task.has_test)
 
 
 def write_report(path: str | Path, module: XORModule, ev: Evaluation, history: History, run_id: str,

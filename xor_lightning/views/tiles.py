@@ -148,8 +148,9 @@ def with_axes(tile: np.ndarray, ticks: tuple[float, ...] = (0, 1), low: float = 
 
 
 @lru_cache(maxsize=2)
-def legend() -> np.ndarray:
-    """What the marks mean: circle target 1, square target 0, black line p = 0.5."""
+def legend(test: bool = False) -> np.ndarray:
+    """What the marks mean: circle target 1, square target 0, black line p = 0.5; with ``test``
+    also the grey ring of a point set's test points."""
     box = 18
     pieces = []
     for target, words in ((1.0, "target 1"), (0.0, "target 0")):
@@ -160,6 +161,11 @@ def legend() -> np.ndarray:
     line = canvas.blank(box, 26)
     line[box // 2 - 1:box // 2 + 1, 2:24] = BLACK
     pieces += [line, canvas.pad(text("p = 0.5 (the decision line)", 11), top=2)]
+    if test:
+        sign = canvas.blank(box, box)
+        for alpha, colour in _marker(1.0, 6.0, box / 2 - 0.5, box / 2 - 0.5, box, ring_colour=TEST_RING):
+            canvas.paint(sign, alpha, colour)
+        pieces += [sign, canvas.pad(text("test point (grey ring; never trained on)", 11), top=2)]
     out = canvas.hstack([p if i % 2 == 0 else canvas.pad(p, right=14) for i, p in enumerate(pieces)], gap=4)
     out.flags.writeable = False
     return out
