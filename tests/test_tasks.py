@@ -34,6 +34,20 @@ def test_each_gate_by_name_has_its_truth_table(gate):
     assert task.linearly_separable == (gate not in ("xor", "xnor"))  # only these two are not
 
 
+def test_gate_false_and_true_typed_on_a_command_line_are_the_gates():
+    for typed, table in (("false", "0000"), ("true", "1111"), ("nand", "1110")):
+        task = check_train_config_task(["data=table", f"data.gate={typed}"])
+        assert "".join(str(int(t)) for t in task.targets.tolist()) == table
+
+
+def check_train_config_task(overrides):
+    from xor_lightning.run.checks import check_data
+
+    cfg = compose_config("train", overrides)
+    check_train_config(cfg)
+    return check_data(cfg.data)
+
+
 def test_the_gates_are_the_16_two_input_functions_and_targets_give_the_same_table():
     assert sorted(GATE_TABLES.values()) == sorted(format(i, "04b") for i in range(16)) and set(GATES) == set(GATE_TABLES)
     by_targets = build({"name": "table", "targets": [1, 1, 0, 1]})

@@ -74,15 +74,16 @@ class Diagnosis:
         return ", ".join(parts)
 
 
-def solve_bound(loss: str, rows: int, **kwargs) -> float:
-    """A mean loss below which every row must be right: a wrong row alone costs at least this x ``rows``."""
+def solve_bound(loss: str, rows: int, allowed_wrong: int = 0, **kwargs) -> float:
+    """A mean loss below which the member must be solved: a wrong row alone costs at least this x
+    ``rows``, so below it at most ``allowed_wrong`` rows (the task's solved rule allows) are wrong."""
     beta = float(kwargs.get("beta", 1.0))
     per_row = {
         "bce_with_logits": math.log(2), "bce": math.log(2),  # p on the wrong side of 1/2: -log(1/2) at least
         "mse": 0.25, "l1": 0.5,                              # |p - y| >= 1/2
         "smooth_l1": 0.125 / beta if beta > 0.5 else 0.5 - 0.5 * beta,
     }[loss]
-    return per_row / rows
+    return per_row * (allowed_wrong + 1) / rows
 
 
 def _peak_derivative(activation: str) -> float:
@@ -174,7 +175,8 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
     plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
     worst = signed_confidence(probs, targets).min(dim=1).values
-    bound = solve_bound(module.loss_name, task.rows, **module.loss_kwargs)
+    allowed = math.floor((1 - task.solved_accuracy) * task.rows + 1e-9)  # 0 for a table: every row right
+    bound = solve_bound(module.loss_name, task.rows, allowed, **module.loss_kwargs)
     falling, still, to_go = _trend(module.facts, losses, worst, int(module.epochs_done), bound, t)
     stuck = still | (grad_norm < t.tiny_grad)
 

@@ -161,6 +161,8 @@ def _parity(data: Mapping[str, Any]) -> Task:
 def _table(data: Mapping[str, Any]) -> Task:
     _only(data, "table", ("targets", "gate"))
     gate, given = data.get("gate"), data.get("targets")
+    if isinstance(gate, bool):  # data.gate=false on a command line reads as a YAML boolean
+        gate = "true" if gate else "false"
     if (gate is None) == (given is None):
         raise UserError("data=table needs data.gate=NAME (one of the 16 two-input gates: " + ", ".join(GATES)
                         + ") or data.targets=[...] (2^n targets of 0/1, rows in binary counting order), "
