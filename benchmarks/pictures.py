@@ -37,6 +37,7 @@ from xor_lightning.core.data import INPUTS, TARGETS  # noqa: E402
 from xor_lightning.core.evaluation import evaluate_module  # noqa: E402
 from xor_lightning.core.losses import member_losses  # noqa: E402
 from xor_lightning.core.module import XORModule  # noqa: E402
+from xor_lightning.core.task import XOR  # noqa: E402
 from xor_lightning.views import run_report, tb_visuals  # noqa: E402
 from xor_lightning.views.figures import History  # noqa: E402
 
@@ -134,7 +135,7 @@ def main() -> None:
 
                 def new_round(net=net, solved=solved):
                     tb_visuals.log_histograms(writer, net, 1)
-                    tb_visuals.log_member_images(writer, net, 1, seed=0, member=0, grid=GRID, solved=solved)
+                    tb_visuals.log_member_images(writer, net, 1, task=XOR, seed=0, member=0, grid=GRID, solved=solved)
                     writer.flush()
 
                 def old_round(module=module):
@@ -143,7 +144,7 @@ def main() -> None:
                     writer.flush()
 
                 def best(net=net, solved=solved):
-                    tb_visuals.log_best_images(writer, net, 1, seed=0, member=0, solved=solved)
+                    tb_visuals.log_best_images(writer, net, 1, task=XOR, seed=0, member=0, solved=solved)
                     writer.flush()
 
                 new = best_ms(new_round, args.repeat)

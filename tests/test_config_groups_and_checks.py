@@ -8,7 +8,8 @@ import torch
 from tests.helpers import compose_config
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import UserError
-from xor_lightning.core.data import INPUTS, TruthTableDataModule
+from xor_lightning.core.data import TruthTableDataModule
+from xor_lightning.core.task import XOR
 from xor_lightning.run.checks import check_train_config
 from xor_lightning.run.trainer_setup import build_module
 
@@ -21,10 +22,11 @@ def options(group: str) -> list[str]:
 
 @pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_group_option_composes_and_builds(group, option):
-    cfg = compose_config("train", [f"{group}={option}", "seeds=3"])
+    needs = {"data=table": ["data.gate=and"]}  # a table needs its gate or its targets
+    cfg = compose_config("train", [f"{group}={option}", "seeds=3", *needs.get(f"{group}={option}", [])])
     check_train_config(cfg)
     module = build_module(cfg)
-    assert module(INPUTS).shape[-2:] == (4, 1)
+    assert module(module.task.inputs).shape[-2:] == (module.task.rows, 1)
     optimizer = module.configure_optimizers()
     assert isinstance(optimizer, torch.optim.Optimizer)
 
@@ -44,7 +46,7 @@ def test_defaults():
 
 @pytest.mark.parametrize("batch_size, sizes", [(None, [4]), (1, [1, 1, 1, 1]), (2, [2, 2]), (3, [3, 1])])
 def test_each_epoch_takes_its_steps_in_batches_of_batch_size(batch_size, sizes):
-    dm = TruthTableDataModule(batch_size, shuffle=False, seed=0)
+    dm = TruthTableDataModule(XOR, batch_size, shuffle=False, seed=0)
     assert [s.stop - s.start for s in dm.step_slices()] == sizes
     assert dm.full_batch == (batch_size is None)
     (x, y), = list(dm.train_dataloader())  # one block of epochs per pass: the whole table once
@@ -53,9 +55,9 @@ def test_each_epoch_takes_its_steps_in_batches_of_batch_size(batch_size, sizes):
 
 
 def test_each_member_gets_the_row_order_of_its_own_lone_run():
-    population = TruthTableDataModule(1, shuffle=True, seed=10, members=5)
+    population = TruthTableDataModule(XOR, 1, shuffle=True, seed=10, members=5)
     for i in range(5):
-        lone = TruthTableDataModule(1, shuffle=True, seed=10 + i, members=1)
+        lone = TruthTableDataModule(XOR, 1, shuffle=True, seed=10 + i, members=1)
         for epoch in (0, 1, 999):
             assert torch.equal(population.epoch_rows(epoch)[i], lone.epoch_rows(epoch)[0])
     orders = torch.cat([population.epoch_rows(e) for e in range(200)])  # [1000, 4]

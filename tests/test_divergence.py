@@ -78,7 +78,7 @@ def _fit(cfg, *callbacks):
     built = build_trainer(cfg, paths, found.accelerator, found.trainer_args)
     trainer, checkpoint = built.trainer, built.best
     trainer.callbacks.extend(callbacks)
-    trainer.fit(module, datamodule=TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds))
+    trainer.fit(module, datamodule=TruthTableDataModule(module.task, cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds))
     return module, trainer, checkpoint
 
 

@@ -17,6 +17,7 @@ from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.evaluation import Evaluation
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.nets import Population
+from xor_lightning.core.task import XOR
 from xor_lightning.views import canvas, figures, tb_visuals, tiles
 from xor_lightning.views.canvas import text
 from xor_lightning.views.figures import History
@@ -56,7 +57,7 @@ def decode(png: bytes) -> np.ndarray:
 
 
 def test_png_bytes_decode_to_the_picture_and_save_writes_them(tmp_path):
-    picture = figures.members_image(trained(4, [8]), 4, seed=0, step=3)
+    picture = figures.members_image(trained(4, [8]), 4, task=XOR, seed=0, step=3)
     for level in (1, 6):
         assert np.array_equal(decode(canvas.png(picture, level)), picture)
     path = figures.save(picture, tmp_path / "deep" / "grid.png")
@@ -67,13 +68,13 @@ def test_png_bytes_decode_to_the_picture_and_save_writes_them(tmp_path):
 def test_boundary_picture_has_its_title_colour_bar_legend_and_decision_line():
     net = trained(3, [8])
     solved = solved_of(net)
-    picture = figures.boundary_image(net, 2, seed=5, solved=solved, step=40)
+    picture = figures.boundary_image(net, 2, task=XOR, seed=5, solved=solved, step=40)
     state = "solved" if bool(solved[2]) else "not solved"
     assert find(picture, figures.title_line("member 2 (seed 7), epoch 40", bool(solved[2])))
     assert find(picture, tiles.prob_bar(240))  # p(y=1) from 0 to 1, labelled
     assert find(picture, tiles.legend())  # circle: target 1, square: target 0, line: p = 0.5
     assert find(picture, text(state, 14, figures.SOLVED_COLOUR if bool(solved[2]) else figures.FAILED_COLOUR))
-    tile = tiles.boundary_tile(figures.tile_decisions(net, [2], 240)[0])
+    tile = tiles.boundary_tile(figures.tile_decisions(net, [2], 240)[0], marks=XOR.marks)
     assert find(picture, tile)
     assert (tile == 0).all(axis=2).sum() > 240  # the black p = 0.5 line crosses the tile
     bar = tiles.prob_bar(240)
@@ -87,7 +88,7 @@ def test_a_member_at_p_half_everywhere_has_no_decision_line():
         for p in net.parameters():
             p.zero_()  # member 0: logit 0 everywhere, p = 0.5 and no side is chosen
         net.biases[1][1] = 1e-4  # member 1: p just above 0.5 everywhere, the same colour, no line to draw
-    flat_half, flat_above = (tiles.boundary_tile(z) for z in figures.tile_decisions(net, [0, 1], 64))
+    flat_half, flat_above = (tiles.boundary_tile(z, marks=XOR.marks) for z in figures.tile_decisions(net, [0, 1], 64))
     assert np.array_equal(flat_half, flat_above)
 
 
@@ -112,10 +113,10 @@ def test_a_dead_relu_unit_is_neutral_and_units_share_one_scale_per_layer():
         net.biases[0][0, 0, 2] = 3 * net.biases[0][0, 0, 1]
     acts = figures.layer_fields(net, 0, 88)[0].numpy()
     limit = float(np.abs(acts).max())
-    picture = figures.units_image(net, 0, seed=0, step=0)
+    picture = figures.units_image(net, 0, task=XOR, seed=0, step=0)
     for u in range(3):  # each tile, on the layer's one scale, is in the picture
-        assert len(find(picture, tiles.unit_tile(acts[u], limit))) == 1, u
-    dead = tiles.unit_tile(acts[0], limit)
+        assert len(find(picture, tiles.unit_tile(acts[u], limit, XOR.marks))) == 1, u
+    dead = tiles.unit_tile(acts[0], limit, XOR.marks)
     neutral = canvas.colourize(np.zeros(1), canvas.UNIT_CMAP, -limit, limit)[0]
     assert (dead[30:58, 30:58] == neutral).all()  # the middle of the tile, between the markers
     assert max(abs(int(c) - 255) for c in neutral) < 12  # and neutral is (near) white
@@ -125,25 +126,25 @@ def test_a_dead_relu_unit_is_neutral_and_units_share_one_scale_per_layer():
 @pytest.mark.parametrize("hidden", [[16, 8], []])
 def test_every_hidden_layer_appears_then_the_output(hidden):
     net = trained(1, hidden, epochs=5)
-    picture = figures.units_image(net, 0, seed=3, solved=solved_of(net), step=5)
+    picture = figures.units_image(net, 0, task=XOR, seed=3, solved=solved_of(net), step=5)
     for j, width in enumerate(hidden):
         assert find(picture, text(f"hidden layer {j + 1}: {width} units", 12))
         for u in range(width):
             assert find(picture, text(f"hidden {j + 1}, unit {u}", 10)), (j, u)
     assert not hidden or not find(picture, text(f"hidden {len(hidden) + 1}, unit 0", 10))
-    assert find(picture, tiles.boundary_tile(figures.tile_decisions(net, [0], 88)[0]))  # the output
+    assert find(picture, tiles.boundary_tile(figures.tile_decisions(net, [0], 88)[0], marks=XOR.marks))  # the output
     assert find(picture, tiles.legend())
 
 
 def test_members_grid_titles_each_member_with_seed_and_state():
     net = trained(12, [8])
     solved = solved_of(net)
-    picture = figures.members_image(net, 9, seed=100, solved=solved, step=40)
+    picture = figures.members_image(net, 9, task=XOR, seed=100, solved=solved, step=40)
     assert find(picture, text(f"first 9 members, epoch 40: {int(solved[:9].sum())} of 9 solved", 14))
     logits = figures.tile_decisions(net, list(range(9)), 112)
     for i in range(9):
         assert find(picture, text(f"member {i} (seed {100 + i})", 10)), i
-        assert find(picture, tiles.boundary_tile(logits[i])), i
+        assert find(picture, tiles.boundary_tile(logits[i], marks=XOR.marks)), i
     assert not find(picture, text("member 9 (seed 109)", 10))
 
 
@@ -161,14 +162,14 @@ def test_fixed_member_tags_hold_the_same_member_at_every_step(tmp_path):
             opt.step()
         done = step
         solved = solved_of(net)
-        tb_visuals.log_member_images(writer, net, step, seed=7, member=2, grid=4, solved=solved)
+        tb_visuals.log_member_images(writer, net, step, task=XOR, seed=7, member=2, grid=4, solved=solved)
         expected[step] = {
-            "boundary/member": figures.boundary_image(net, 2, seed=7, solved=solved, step=step),
-            "units/member": figures.units_image(net, 2, seed=7, solved=solved, step=step),
-            "boundary/members": figures.members_image(net, 4, seed=7, solved=solved, step=step),
-            "other member": figures.boundary_image(net, 0, seed=7, solved=solved, step=step),
+            "boundary/member": figures.boundary_image(net, 2, task=XOR, seed=7, solved=solved, step=step),
+            "units/member": figures.units_image(net, 2, task=XOR, seed=7, solved=solved, step=step),
+            "boundary/members": figures.members_image(net, 4, task=XOR, seed=7, solved=solved, step=step),
+            "other member": figures.boundary_image(net, 0, task=XOR, seed=7, solved=solved, step=step),
         }
-    tb_visuals.log_best_images(writer, net, 10, seed=7, member=4, solved=solved_of(net))
+    tb_visuals.log_best_images(writer, net, 10, task=XOR, seed=7, member=4, solved=solved_of(net))
     writer.close()
     acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
     acc.Reload()
@@ -182,7 +183,7 @@ def test_fixed_member_tags_hold_the_same_member_at_every_step(tmp_path):
         assert not np.array_equal(decode(e.encoded_image_string)[:200], expected[e.step]["other member"][:200])
     assert [e.step for e in acc.Images("boundary/best")] == [10]
     best = decode(acc.Images("boundary/best")[0].encoded_image_string)
-    assert np.array_equal(best, figures.boundary_image(net, 4, seed=7, solved=solved_of(net), step=10, best=True))
+    assert np.array_equal(best, figures.boundary_image(net, 4, task=XOR, seed=7, solved=solved_of(net), step=10, best=True))
 
 
 def test_histograms_pool_every_member_and_skip_non_finite_values(tmp_path):
@@ -219,13 +220,13 @@ def test_report_holds_the_plots_the_best_members_boundary_and_every_layer():
     never = torch.full((6,), -1)
     ev = Evaluation(seed=0, probs=torch.sigmoid(net(INPUTS)[:, :, 0]).detach(), losses=losses, solved=solved,
                     first_solved=torch.where(solved, 30, -1), diverged_at=never, best_epoch=never + 41,
-                    epochs_trained=never + 41)
+                    epochs_trained=never + 41, task=XOR)
     module = type("Module", (), {"net": net})()
     picture = report_image(module, ev, history, "demo")
     best = ev.best_member()
     assert find(picture, loss_plot(history))
-    assert find(picture, figures.boundary_panel(net, best, size=240))
-    assert find(picture, figures.units_panel(net, best))
+    assert find(picture, figures.boundary_panel(net, best, size=240, task=XOR))
+    assert find(picture, figures.units_panel(net, best, task=XOR))
     assert find(picture, tiles.legend())
     assert picture.shape[1] <= 1200  # fits a screen: units wrap instead of widening the picture
 

@@ -206,12 +206,13 @@ import sys, torch
 from pathlib import Path
 from xor_lightning.core.diagnosis import Diagnosis
 from xor_lightning.core.evaluation import Evaluation
+from xor_lightning.core.task import XOR
 from xor_lightning.run.run_paths import RunPaths
 from xor_lightning.run.outputs import write_outputs
 k, out = 10000, Path(sys.argv[1])
 never = torch.full((k,), -1)
 ev = Evaluation(seed=0, probs=torch.full((k, 4), 0.25), losses=torch.ones(k), solved=torch.zeros(k, dtype=torch.bool),
-                first_solved=never, diverged_at=never, best_epoch=never, epochs_trained=never + 2)
+                first_solved=never, diverged_at=never, best_epoch=never, epochs_trained=never + 2, task=XOR)
 diagnosis = Diagnosis(["local minimum"] * k, [None] * k)
 try:
     write_outputs(RunPaths("r", out, out, out, out), {"solved": 0}, ev, diagnosis)

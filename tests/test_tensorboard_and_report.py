@@ -142,7 +142,7 @@ def test_evaluate_writes_the_boundary_png(population_run, tmp_path):
     cfg = compose_config("evaluate", [f"checkpoint={metrics['best_checkpoint']}", f"boundary={out}", "member=1"])
     evaluate(cfg)
     module = load_checkpoint(metrics["best_checkpoint"], "cpu")
-    expected = boundary_image(module.net, 1, seed=0, solved=evaluate_module(module).solved, size=320)
+    expected = boundary_image(module.net, 1, task=module.task, seed=0, solved=evaluate_module(module).solved, size=320)
     assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected)  # member 1, large
 
 

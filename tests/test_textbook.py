@@ -12,6 +12,7 @@ import torch
 from tests.helpers import run_cli
 from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.nets import Population
+from xor_lightning.core.task import XOR
 from xor_lightning.core.verdict import prediction, right
 from xor_lightning.run.train import train
 from xor_lightning.views.figures import hidden_space_panel
@@ -43,7 +44,8 @@ def test_every_member_starts_from_the_written_weights(tmp_path):
         assert pop.member_state(i)["0.weight"].tolist() == [[1.0, 1.0], [1.0, 1.0]]
         assert pop.member_state(i)["2.weight"].tolist() == [[1.0, -2.0]]
     assert pop(INPUTS)[:, :, 0].tolist() == [TARGETS.squeeze(-1).tolist()] * 3  # exactly 0, 1, 1, 0
-    assert hidden_space_panel(pop, 0) is not None and hidden_space_panel(Population(1, [3], "relu"), 0) is None
+    assert hidden_space_panel(pop, 0, task=XOR) is not None
+    assert hidden_space_panel(Population(1, [3], "relu"), 0, task=XOR) is None
 
 
 def test_training_from_the_book_solution_stays_there(train_cfg):

@@ -16,9 +16,8 @@ from xor_lightning.base.errors import UserError
 # optimizer moments (Adam), each member's best copy and a frozen copy (the block loop keeps both),
 # and two for building the population (per-member tensors, then stacked).
 PARAM_COPIES = 8
-# Activations per layer for the 4 table rows: pre- and post-activation, kept for backward, and their gradients.
+# Activations per layer for each of the task's rows: pre- and post-activation, kept for backward, and their gradients.
 ACTIVATION_COPIES = 4
-ROWS = 4
 # Per-member bookkeeping (8 bytes each): first solved, divergence, best and stop epochs, best loss, the loss trail (facts.py).
 LONGS_PER_MEMBER = 24
 # Reading a checkpoint: the file's tensors, then the module built from them (no larger: the file
@@ -26,16 +25,17 @@ LONGS_PER_MEMBER = 24
 READ_FACTOR = 2
 
 
-def parameters_per_member(hidden: list[int]) -> int:
-    widths = [2, *hidden, 1]
+def parameters_per_member(hidden: list[int], inputs: int) -> int:
+    widths = [inputs, *hidden, 1]
     return sum(i * o + o for i, o in zip(widths[:-1], widths[1:]))
 
 
-def run_bytes(seeds: int, hidden: list[int], precision: str = "32-true") -> int:
-    """Estimated peak memory of training ``seeds`` members of a 2 -> hidden -> 1 MLP."""
+def run_bytes(seeds: int, hidden: list[int], precision: str = "32-true", *, rows: int, inputs: int) -> int:
+    """Estimated peak memory of training ``seeds`` members of an ``inputs`` -> hidden -> 1 MLP on
+    ``rows`` rows (the task's)."""
     item = 8 if str(precision).startswith("64") else 4  # mixed precision keeps float32 master weights
-    activations = ROWS * sum([*hidden, 1])
-    per_member = item * (PARAM_COPIES * parameters_per_member(hidden) + ACTIVATION_COPIES * activations)
+    activations = rows * sum([*hidden, 1])
+    per_member = item * (PARAM_COPIES * parameters_per_member(hidden, inputs) + ACTIVATION_COPIES * activations)
     return seeds * (per_member + 8 * LONGS_PER_MEMBER)
 
 
@@ -84,15 +84,15 @@ def human(n: float) -> str:
     return f"{n:.1f} PB"
 
 
-def check_run_fits(seeds: int, hidden: list[int], precision: str, accelerator: str) -> None:
+def check_run_fits(seeds: int, hidden: list[int], precision: str, accelerator: str, *, rows: int, inputs: int) -> None:
     """Refuse a population that would not fit in memory, naming the keys that size it."""
     have = available_bytes(accelerator)
-    need = run_bytes(seeds, hidden, precision)
+    need = run_bytes(seeds, hidden, precision, rows=rows, inputs=inputs)
     if have is None or need <= have[0]:
         return
     raise UserError(
         f"seeds={seeds} with model.hidden={list(hidden)}: this run needs about {human(need)} of memory "
-        f"({PARAM_COPIES} copies of {parameters_per_member(hidden)} parameters per member, plus activations) "
+        f"({PARAM_COPIES} copies of {parameters_per_member(hidden, inputs)} parameters per member, plus activations) "
         f"but {human(have[0])} is available ({have[1]}); lower seeds or the widths in model.hidden"
     )
 

@@ -69,7 +69,8 @@ def resolve(value: str, key: str) -> Path:
     return path
 
 
-def load(value: str, key: str = "model.weights") -> HandWeights:
+def load(value: str, key: str = "model.weights", *, inputs: int) -> HandWeights:
+    """The file's network, whose first layer takes ``inputs`` numbers (the task's input width)."""
     path = resolve(value, key)
     try:
         doc = load_yaml(path.read_text(), MAX_DEPTH, MAX_VALUES)
@@ -78,7 +79,7 @@ def load(value: str, key: str = "model.weights") -> HandWeights:
     except (yaml.YAMLError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise UserError(f"{key}={value}: not readable as YAML/JSON ({str(exc).splitlines()[0]})") from None
     activation, output, layers = _header(doc, key, value)
-    parsed, fan_in = [], 2
+    parsed, fan_in = [], inputs
     for j, layer in enumerate(layers):
         weight, bias = _layer(layer, j, fan_in, key, value)
         parsed.append((weight, bias))

@@ -51,6 +51,7 @@ class BlockRecord:
     epochs: list[int] = field(default_factory=list)
     train_loss: list[torch.Tensor] = field(default_factory=list)  # 0-dim: mean training loss of the epoch
     seen: list[Seen] = field(default_factory=list)                # the weights after the epoch
+    test: list[torch.Tensor] = field(default_factory=list)        # [2] test loss and accuracy (a held-out part only)
     _rows: list[dict[str, float]] | None = field(default=None, repr=False)
 
     def add(self, epoch: int, train_loss: torch.Tensor, seen: Seen) -> None:
@@ -69,6 +70,9 @@ class BlockRecord:
                                  for t, s in zip(self.train_loss, self.seen)]).tolist() if self.epochs else []
             names = ("train/loss", "val/loss", "val/acc", "val/success_rate")
             self._rows = [dict(zip(names, row)) for row in table]
+            if self.test and self.epochs:
+                for row, (loss, acc) in zip(self._rows, torch.stack(self.test).tolist()):
+                    row.update({"test/loss": loss, "test/acc": acc})
         return self._rows
 
     def member_losses(self, count: int) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The XOR truth table as tensors, and the LightningDataModule that owns it and its row order.
+"""The LightningDataModule that owns a task's rows (task.py) and their order in each epoch.
 
 One Lightning training step trains a block of table epochs (block.py), so the train loader yields
 the whole table once per block, and the module asks ``epoch_rows`` for each epoch's row order.
@@ -10,10 +10,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-# float32 on purpose: MPS has no float64.
-INPUTS = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-TARGETS = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
-ROWS = len(INPUTS)
+from xor_lightning.core.task import XOR, Task
+
+# The XOR table as [4, 2] inputs and [4, 1] targets, for tests and benchmarks; the app reads its Task.
+INPUTS, TARGETS = XOR.inputs, XOR.column
 
 
 _MASK32 = 0xFFFFFFFF
@@ -32,7 +32,7 @@ def member_keys(seeds: torch.Tensor) -> torch.Tensor:
     return _mix32(_mix32(seeds & _MASK32) ^ (seeds >> 32))
 
 
-def epoch_order(keys: torch.Tensor, epoch: int, rows: int = ROWS) -> torch.Tensor:
+def epoch_order(keys: torch.Tensor, epoch: int, rows: int) -> torch.Tensor:
     """[K, rows] each member's row order in the 0-based ``epoch``, from its key and the epoch alone:
     member i of a population sees the order its lone run sees, and a resumed run the order an
     uninterrupted one would. Stateless, so a whole population's orders cost a few tensor ops."""
@@ -45,21 +45,27 @@ def epoch_order(keys: torch.Tensor, epoch: int, rows: int = ROWS) -> torch.Tenso
 class _TableOnce(Dataset):
     """One item, the whole table: one Lightning training step (a block of epochs) per pass."""
 
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
     def __len__(self) -> int:
         return 1
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return INPUTS, TARGETS
+        return self.task.inputs, self.task.column
 
 
 class TruthTableDataModule(pl.LightningDataModule):
-    """The table, and which rows each step of each epoch trains on: the whole table by default;
-    with ``batch_size`` < 4, batches of that many rows in order, or reshuffled every epoch in each
-    member's own order (member i of ``seeds`` members has seed ``seed + i``)."""
+    """The task's rows, and which rows each step of each epoch trains on: the whole table by default;
+    with ``batch_size`` < its rows, batches of that many rows in order, or reshuffled every epoch in
+    each member's own order (member i of ``seeds`` members has seed ``seed + i``)."""
 
-    def __init__(self, batch_size: int | None = None, shuffle: bool = False, seed: int = 0, members: int = 1) -> None:
+    def __init__(self, task: Task, batch_size: int | None = None, shuffle: bool = False, seed: int = 0,
+                 members: int = 1) -> None:
         super().__init__()
-        self.batch_size = batch_size or ROWS
+        self.task = task
+        self.rows = task.rows
+        self.batch_size = batch_size or self.rows
         self.shuffle = shuffle
         self.seed = seed
         self.members = members
@@ -68,19 +74,19 @@ class TruthTableDataModule(pl.LightningDataModule):
     @property
     def full_batch(self) -> bool:
         """Every epoch is one step on the whole table (row order does not matter then)."""
-        return self.batch_size >= ROWS
+        return self.batch_size >= self.rows
 
     def step_slices(self) -> list[slice]:
         """The positions in an epoch's row order that each step takes (the last may be shorter)."""
-        return [slice(start, min(start + self.batch_size, ROWS)) for start in range(0, ROWS, self.batch_size)]
+        return [slice(start, min(start + self.batch_size, self.rows)) for start in range(0, self.rows, self.batch_size)]
 
     def epoch_rows(self, epoch: int) -> torch.Tensor | None:
-        """[K, 4] each member's row order in the 0-based ``epoch``; None when not shuffled (in order)."""
+        """[K, rows] each member's row order in the 0-based ``epoch``; None when not shuffled (in order)."""
         if not self.shuffle:
             return None
         if self._keys is None:
             self._keys = member_keys(torch.arange(self.seed, self.seed + self.members, dtype=torch.long))
-        return epoch_order(self._keys, epoch)
+        return epoch_order(self._keys, epoch, self.rows)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(_TableOnce(), batch_size=None)
+        return DataLoader(_TableOnce(self.task), batch_size=None)

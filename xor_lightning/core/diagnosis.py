@@ -5,8 +5,9 @@ activation derivatives on the four rows, the gradient of its own loss, its outpu
 trail (facts.py). The causes, checked in this order (the first that applies is the member's):
 
   diverged        its loss became NaN/inf (then it was frozen at zero).
-  linear          no non-linearity (no hidden layer, or activation=identity): no affine function
-                  gets all four XOR rows right, whatever the training.
+  linear          no non-linearity (no hidden layer, or activation=identity) on a task that is not
+                  linearly separable (xor, parity, xnor): no affine function gets every row right,
+                  whatever the training. Never the cause on a linearly separable task (and, or, ...).
   dead            units off where they are needed, for good (relu, relu6 below 0, softshrink on
                   [-0.5, 0.5]: output 0, derivative 0): fewer than 2 units of the first hidden layer
                   (1 of a later one) pass gradient on any row (an off unit cannot revive; one live unit
@@ -39,7 +40,6 @@ from dataclasses import dataclass
 import torch
 
 from xor_lightning.core.causes import CAUSES
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.losses import consumes, member_losses, row_losses
 from xor_lightning.core.nets import ACROSS_UNITS, ACTIVATIONS
 from xor_lightning.core.verdict import probability, signed_confidence
@@ -78,11 +78,12 @@ class Diagnosis:
         return ", ".join(parts)
 
 
-def solve_bound(loss: str, head: str = "logit", **kwargs) -> float | None:
-    """A mean loss below which every row must be right: with one row wrong (at its cheapest wrong
-    output) and the others at their cheapest, the table's mean loss is at least this. Found on a
-    grid of outputs, so it holds for every loss and input; None when it is not positive (a loss
-    that can go negative, such as kl_div with a 1 target: no level of it says "solved")."""
+def solve_bound(loss: str, targets: list[float], allowed_wrong: int = 0, head: str = "logit", **kwargs) -> float | None:
+    """A mean loss below which the member must be solved: with ``allowed_wrong`` + 1 rows wrong (each at
+    its cheapest wrong output) and the others at their cheapest, the mean loss over the task's rows
+    ``targets`` is at least this, so below it at most ``allowed_wrong`` rows (what the task's solved rule
+    allows) are wrong. Found on a grid of outputs, so it holds for every loss and input; None when it
+    is not positive (a loss that can go negative, such as kl_div with a 1 target: no level says "solved")."""
     d = torch.cat([torch.linspace(-30, 30, 6001), torch.zeros(1)])  # the decision value; 0 exactly
     outputs = d if head == "logit" else d + 0.5
     costs = {}
@@ -90,9 +91,10 @@ def solve_bound(loss: str, head: str = "logit", **kwargs) -> float | None:
         row = row_losses(loss, outputs.view(1, -1, 1), torch.full((d.numel(), 1), t), head, **kwargs).flatten()
         wrong = d <= 0 if t == 1.0 else d >= 0
         costs[t] = (float(row.min()), float(row[wrong].min()))
-    rows = TARGETS.flatten().tolist()
+    rows = [float(t) for t in targets]
     cheapest = sum(costs[t][0] for t in rows)
-    bound = min(cheapest - costs[t][0] + costs[t][1] for t in rows) / len(rows)
+    extra = sorted(costs[t][1] - costs[t][0] for t in rows)[:allowed_wrong + 1]  # the cheapest rows to get wrong
+    bound = (cheapest + sum(extra)) / len(rows)
     return bound if bound > 0 and math.isfinite(bound) else None
 
 
@@ -125,15 +127,16 @@ def _peak_derivative(activation: str) -> float:
     return float(unit_derivative(activation, torch.linspace(-30, 30, 6001)).abs().max())
 
 
-def _layers_fail(pre: list[torch.Tensor], activation: str, t: Thresholds) -> torch.Tensor:
-    """[K] bool: some hidden layer passes too little gradient (under 2 live units in the first,
-    under 1 in a later one): with its derivative below ``flat`` x peak on every row."""
+def _layers_fail(pre: list[torch.Tensor], activation: str, t: Thresholds, first: int = 2) -> torch.Tensor:
+    """[K] bool: some hidden layer passes too little gradient (under ``first`` live units in the
+    first, under 1 in a later one): with its derivative below ``flat`` x peak on every row. One
+    live unit cannot separate a task that is not linearly separable, so ``first`` is 2 there."""
     peak = _peak_derivative(activation)
     fail = torch.zeros(pre[0].shape[0], dtype=torch.bool)
     for j, z in enumerate(pre[:-1]):
         deriv = unit_derivative(activation, z)
         live = (deriv.abs() >= t.flat * peak).any(dim=1).sum(dim=1)  # [K] units with gradient on some row
-        fail |= live < (2 if j == 0 else 1)
+        fail |= live < (first if j == 0 else 1)
     return fail
 
 
@@ -188,8 +191,9 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     hp = module.hparams
     net = module.net
     params = list(net.parameters())
-    x = INPUTS.to(params[0].device, params[0].dtype)
-    y = TARGETS.to(params[0].device, params[0].dtype)
+    task = module.task
+    x = task.inputs.to(params[0].device, params[0].dtype)
+    y = task.column.to(params[0].device, params[0].dtype)
     with torch.enable_grad():
         pre = net.trace(x)
         losses = member_losses(module.loss_name, pre[-1], y, net.output, **module.loss_kwargs)
@@ -198,19 +202,22 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     pre = [z.detach().float().cpu() for z in pre]
     losses = losses.detach().float().cpu()
     probs = probability(pre[-1].squeeze(-1), net.output)
-    targets = TARGETS.squeeze(-1)
+    targets = task.targets
 
-    linear = hp.model["activation"] == "identity" or not hp.model["hidden"]
+    affine = hp.model["activation"] == "identity" or not hp.model["hidden"]
+    linear = affine and task.linearly_separable is False  # None (not known, > 5 inputs): not claimed
     relu = torch.full_like(solved, hp.model["activation"] in OFF_AT_ZERO)
-    layers_fail = _layers_fail(pre, hp.model["activation"], t) if not linear else torch.zeros_like(solved)
-    merged = _rows_merged(pre, targets, hp.model["activation"]) if not linear else torch.zeros_like(solved)
+    first = 1 if task.linearly_separable else 2
+    layers_fail = _layers_fail(pre, hp.model["activation"], t, first) if not affine else torch.zeros_like(solved)
+    merged = _rows_merged(pre, targets, hp.model["activation"]) if not affine else torch.zeros_like(solved)
     wrong = (probs > 0.5) != (targets > 0.5)
     pinned = (probs * (1 - probs) < t.flat * 0.25) & wrong  # the sigmoid's derivative < 1% of its peak
     sigmoid_in_loss = consumes(module.loss_name, module.loss_kwargs.get("input")) == "probabilities" and net.output == "logit"
     output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
     plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
     worst = signed_confidence(probs, targets).min(dim=1).values
-    bound = solve_bound(module.loss_name, net.output, **module.loss_kwargs)
+    allowed = math.floor((1 - task.solved_accuracy) * task.rows + 1e-9)  # 0 for a table: every row right
+    bound = solve_bound(module.loss_name, targets.tolist(), allowed, net.output, **module.loss_kwargs)
     falling, still, to_go = _trend(module.facts, losses, worst, int(module.epochs_done), bound, t)
     stuck = still | (grad_norm < t.tiny_grad)
 

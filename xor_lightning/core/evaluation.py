@@ -1,4 +1,4 @@
-"""Evaluate a population on the truth table: per-member results and the summary (views/tables.py prints them)."""
+"""Evaluate a population on its task's rows: per-member results and the summary (views/tables.py prints them)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,27 @@ from dataclasses import dataclass
 
 import torch
 
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.facts import MemberFacts
 from xor_lightning.core.module import XORModule
 from xor_lightning.core.stats import percentile, survival, wilson_interval
+from xor_lightning.core.task import Task
 from xor_lightning.core.verdict import probability, right
 
 
 @dataclass
 class Evaluation:
     seed: int               # seed of member 0; member i has seed + i
-    probs: torch.Tensor     # [K, 4] p(y=1) per row (verdict.probability of the output)
+    probs: torch.Tensor     # [K, N] p(y=1) per row (verdict.probability of the output)
     losses: torch.Tensor    # [K] mean loss per member
-    solved: torch.Tensor    # [K] every row right (verdict.right) and never diverged
+    solved: torch.Tensor    # [K] the task's solved rule (rows right: verdict.right) and never diverged
     first_solved: torch.Tensor    # [K] epochs trained when first solved, -1 if never
     diverged_at: torch.Tensor     # [K] epoch its loss became non-finite, -1 if never
     best_epoch: torch.Tensor      # [K] epoch of the evaluated weights' lowest loss, -1 if none
     epochs_trained: torch.Tensor  # [K] epochs the member trained (its own early stop, divergence, or the run's)
+    task: Task                    # the rows evaluated (and printed)
     head: str = "logit"           # how the output reads (verdict.probability): probs are sigmoid(logit) or the output
+    test_probs: torch.Tensor | None = None   # [K, M] p(y=1) on the task's held-out part (None without one)
+    test_losses: torch.Tensor | None = None  # [K] mean loss there
     budgets: tuple[int, ...] = ()  # epoch budgets (increasing)
     right_at: torch.Tensor | None = None  # [budgets, K] int8: right at exactly that epoch (1/0), -1 not reached
 
@@ -49,6 +52,18 @@ class Evaluation:
     def members(self) -> int:
         return len(self.losses)
 
+    @property
+    def accuracy(self) -> torch.Tensor:
+        """[K] the fraction of training rows right."""
+        return right(self.probs, self.task.targets, head=self.head).float().mean(dim=1)
+
+    @property
+    def test_accuracy(self) -> torch.Tensor | None:
+        """[K] the fraction of held-out rows right (None without a held-out part)."""
+        if self.test_probs is None:
+            return None
+        return right(self.test_probs, self.task.test_targets, head=self.head).float().mean(dim=1)
+
     def survival(self) -> tuple[list[int], list[float]]:
         """The fraction of members not yet solved against epochs (stats.survival): drops at each
         solved member's first solved epoch and ends at the failure rate."""
@@ -67,7 +82,7 @@ class Evaluation:
         epochs = [float(e) for e in self.first_solved[self.solved & (self.first_solved > 0)].tolist()]
         lo, hi = wilson_interval(k, n)
         healthy = self.losses[~self.diverged]
-        return {
+        out = {
             "seeds": n,
             "seed": self.seed,
             "solved": k,
@@ -82,25 +97,42 @@ class Evaluation:
             "diverged": int(self.diverged.sum()),
             "right_at_budget": self.budget_rates(),  # {epoch: {right, rate, rate_ci95} or null: not reached}
         }
+        if self.test_probs is not None:  # the generalization question: how the members do on points never trained on
+            ok = ~self.diverged
+            test_acc, acc = self.test_accuracy[ok], self.accuracy[ok]
+            out["train_accuracy"] = float(acc.mean()) if len(acc) else float("nan")
+            out["test_accuracy"] = {"mean": float(test_acc.mean()) if len(test_acc) else float("nan"),
+                                    "median": percentile(test_acc.tolist(), 50),
+                                    "of_solved": float(self.test_accuracy[self.solved].mean()) if k else None}
+            out["test_loss"] = float(self.test_losses[ok].mean()) if len(test_acc) else float("nan")
+        return out
 
 
 @torch.no_grad()
 def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_done: int | None = None) -> Evaluation:
-    """Evaluate the module's weights on the table. The per-epoch facts come from ``facts`` (the
+    """Evaluate the module's weights on its task's rows. The per-epoch facts come from ``facts`` (the
     run's final ones, when evaluating a best.ckpt written earlier) or else from the module itself."""
     module.eval()
     facts = module.facts if facts is None else facts
     done = int(module.epochs_done) if epochs_done is None else epochs_done
-    x, y = INPUTS.to(module.device), TARGETS.to(module.device)
+    task = module.task
+    x, y = task.inputs.to(module.device), task.column.to(module.device)
     logits, losses = module.losses(x.to(module.net.weights[0].dtype), y.to(module.net.weights[0].dtype))
     head = module.net.output
     probs = probability(logits, head).squeeze(-1).float().cpu()
     diverged_at = facts.diverged_at.cpu()
-    solved = right(probs, TARGETS.squeeze(-1), head=head).all(dim=1) & (diverged_at < 0)
+    solved = task.solved(right(probs, task.targets, head=head)) & (diverged_at < 0)
+    test_probs = test_losses = None
+    if task.has_test:
+        dtype = module.net.weights[0].dtype
+        test_logits, test_losses = module.losses(task.test_inputs.to(module.device, dtype),
+                                                 task.test_targets.unsqueeze(-1).to(module.device, dtype))
+        test_probs, test_losses = probability(test_logits, head).squeeze(-1).float().cpu(), test_losses.float().cpu()
     stopped_at = facts.stopped_at.cpu()
     trained = torch.where(stopped_at >= 0, stopped_at, torch.where(diverged_at >= 0, diverged_at, done))
     return Evaluation(
         seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
         first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
-        epochs_trained=trained, head=head, budgets=facts.budgets, right_at=facts.right_at.cpu(),
+        epochs_trained=trained, task=task, head=head, test_probs=test_probs, test_losses=test_losses,
+        budgets=facts.budgets, right_at=facts.right_at.cpu(),
     )

@@ -14,7 +14,7 @@ run would be: nothing about it changes afterwards (the loop keeps its weights fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -60,8 +60,11 @@ def healthy_mean(values: torch.Tensor, diverged: torch.Tensor) -> torch.Tensor:
 
 
 class MemberFacts(nn.Module):
-    def __init__(self, net: Population, budgets: tuple[int, ...] = ()) -> None:
+    """``solved`` is the task's rule (task.Task.solved): [K, N] rows right -> [K] solved."""
+
+    def __init__(self, net: Population, solved: Callable[[torch.Tensor], torch.Tensor], budgets: tuple[int, ...] = ()) -> None:
         super().__init__()
+        self.solved_rule = solved
         k = net.members
         # Whether each member was right at exactly each budget (epochs, increasing): its weights after
         # that epoch (a member done earlier: its final ones; diverged: wrong). -1: not reached yet.
@@ -137,7 +140,7 @@ class MemberFacts(nn.Module):
         signed = signed_confidence(probability(logits.squeeze(-1).float(), self.head), targets)
         # Rows of diverged members are never right: their logits are NaN, or 0 once frozen (p = 0.5).
         rows = right_by(signed, head=self.head)
-        solved = rows.all(dim=1)
+        solved = self.solved_rule(rows)
         self.first_solved.masked_fill_(solved & (self.first_solved < 0), epoch)
         improved = (losses < self.best_loss) & active  # NaN never improves; ties keep the earlier epoch
         torch.where(improved, losses, self.best_loss, out=self.best_loss)
@@ -147,7 +150,7 @@ class MemberFacts(nn.Module):
         newly_stopped = torch.zeros_like(solved)
         if stop is not None and epoch >= stop.min_epochs:
             by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin, self.head)
-            newly_stopped = by_margin.all(dim=1) & active
+            newly_stopped = self.solved_rule(by_margin) & active
             self.stopped_at.masked_fill_(newly_stopped, epoch)
         if epoch % self.trail_every == 0:
             self._sample(epoch, losses, signed.min(dim=1).values)

@@ -21,6 +21,8 @@ from xor_lightning.core.divergence import freeze
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.nets import Population, init_options, per_member
+from xor_lightning.core.task import build as build_task
+from xor_lightning.core.verdict import probability, right
 
 
 def _plain(value: Any) -> Any:
@@ -49,8 +51,9 @@ class XORModule(pl.LightningModule):
     alone, to float32 rounding. Logged metrics are means over members, so they read the same for any K.
 
     Hyperparameters are plain containers (not OmegaConf objects) so checkpoints load with
-    ``weights_only=True`` and carry everything ``evaluate`` needs. ``loop`` (how to train) is not
-    one of them: it is given by the run, not read back from a checkpoint.
+    ``weights_only=True`` and carry everything ``evaluate`` needs, the task too (``data``, the data
+    config; None, as in checkpoints older than tasks: xor). ``loop`` (how to train) is not one of
+    them: it is given by the run, not read back from a checkpoint.
     """
 
     def __init__(
@@ -62,16 +65,19 @@ class XORModule(pl.LightningModule):
         seeds: int = 1,
         loop: LoopPlan | None = None,
         budgets: Sequence[int] = (),
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loop"], logger=False)
         self.automatic_optimization = False
+        self.task = build_task(data)
         self.net = Population(
-            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed, **init_options(model)
+            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed,
+            in_features=self.task.n_in, **init_options(model),
         )
         self.loss_name = loss["name"]
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
-        self.facts = MemberFacts(self.net, tuple(sorted(set(budgets))))
+        self.facts = MemberFacts(self.net, self.task.solved, tuple(sorted(set(budgets))))
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))  # table epochs trained
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
@@ -106,6 +112,11 @@ class XORModule(pl.LightningModule):
         self._stopped = self.facts.stopped_at >= 0
         self._frozen = [p.detach().clone() for p in self._params] if bool(self._stopped.any()) else None
         self.run_over = self.facts.remaining == 0
+        self._test = None  # the task's held-out part, on the device: each epoch's test/* scalars
+        if self.task.has_test:
+            dtype = self.net.weights[0].dtype
+            self._test = (self.task.test_inputs.to(self.device, dtype),
+                          self.task.test_targets.unsqueeze(-1).to(self.device, dtype))
 
     # -- one block of epochs ----------------------------------------------------------------------
 
@@ -159,12 +170,12 @@ class XORModule(pl.LightningModule):
         targets = y.squeeze(-1)
         steps = datamodule.step_slices()
         for epoch in range(first + 1, end + 1):
-            order = datamodule.epoch_rows(epoch - 1)  # [K, 4] or None (every member in table order)
+            order = datamodule.epoch_rows(epoch - 1)  # [K, rows] or None (every member in table order)
             if order is not None:
                 order = order.to(x.device)
             total = 0.0
             for s, part in enumerate(steps):
-                # [K, b, 2] rows per member when shuffled, else [b, 2] shared by all
+                # [K, b, n_in] rows per member when shuffled, else [b, n_in] shared by all
                 xb, yb = (x[part], y[part]) if order is None else (x[order[:, part]], y[order[:, part]])
                 _, losses = self.losses(xb, yb)
                 newly = self.facts.mark_diverged(losses.detach(), epoch)
@@ -188,12 +199,24 @@ class XORModule(pl.LightningModule):
         self.block.add(epoch, train_loss if train_loss is not None else seen.val_loss, seen)
         for hook in self.epoch_hooks:
             hook(epoch)
+        if self._test is not None:
+            self.block.test.append(self._test_scalars())
         self.run_over = self.facts.remaining == 0
         if newly_diverged is not None and (freeze_now or self.run_over):  # keep NaN out of the weights now
             freeze(self._params, [self._opt.optimizer], newly_diverged)
         if newly_stopped is not None:
             self._freeze_stopped(newly_stopped)
         return newly_diverged
+
+    @torch.no_grad()
+    def _test_scalars(self) -> torch.Tensor:
+        """[2] the mean test loss (members that have not diverged) and the fraction of (member,
+        test point) pairs right: the weights after this epoch on points never trained on."""
+        x, y = self._test
+        with torch.autocast(x.device.type, enabled=False):
+            logits, losses = self.losses(x, y)
+        rows = right(probability(logits.squeeze(-1).float(), self.net.output), y.squeeze(-1), head=self.net.output)
+        return torch.stack([healthy_mean(losses.float(), self.facts.diverged), rows.float().mean()])
 
     @torch.no_grad()
     def _freeze_stopped(self, newly: torch.Tensor) -> None:

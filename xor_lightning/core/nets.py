@@ -120,7 +120,7 @@ def init_member(
 
 
 class Population(nn.Module):
-    """``members`` independent MLPs 2 -> hidden... -> 1 evaluated in one batched pass.
+    """``members`` independent MLPs in_features -> hidden... -> 1 evaluated in one batched pass.
 
     ``forward(x)`` takes ``[N, in]`` (the same rows for every member) and returns the outputs
     ``[members, N, 1]``. No sigmoid here: ``output`` says how to read them (verdict.probability):
@@ -149,7 +149,7 @@ class Population(nn.Module):
         self.output = output
         pairs = list(zip(self.widths[:-1], self.widths[1:]))
         if start is not None and _draw_weights:
-            hand = weights_file.load(start)
+            hand = weights_file.load(start, inputs=in_features)
             if hand.hidden != list(hidden):
                 raise weights_file.UserError(f"model.weights={start}: its hidden widths are {hand.hidden}, not "
                                              f"model.hidden={list(hidden)}; set model.hidden={hand.hidden}")

@@ -173,14 +173,19 @@ def verify_ours(ckpt: Any, p: Path, key: str) -> None:
 
 
 def check_hparams(hparams: dict, p: Path, key: str) -> None:
-    """The recorded config passes the same checks as a command line (and names no foreign code)."""
-    from xor_lightning.run.checks import OPTIMIZERS, check_budgets, check_loss, check_model, check_seeds
+    """The recorded config passes the same checks as a command line (and names no foreign code);
+    a checkpoint without ``data`` (older than tasks) is of xor."""
+    from xor_lightning.run.checks import OPTIMIZERS, check_budgets, check_data, check_loss, check_model, check_seeds
 
     try:
         check_seeds(hparams["seed"], hparams["seeds"])
         check_model(hparams["model"])
         check_loss(hparams["loss"])
         check_budgets(hparams.get("budgets", []))  # absent before epoch budgets
+        if hparams.get("data") is not None:
+            if not isinstance(hparams["data"], dict):
+                raise UserError(f"data={hparams['data']!r} is not valid; expected a mapping (the data config)")
+            check_data(hparams["data"])
         target = hparams["optimizer"].get("_target_")
         if target not in OPTIMIZERS:
             raise UserError(f"optimizer._target_={target!r} is not one of {', '.join(OPTIMIZERS)} "
@@ -197,8 +202,10 @@ def _holds(t: torch.Tensor) -> bool:
 
 
 def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: str) -> None:
-    """``seeds`` and ``model.hidden`` must describe exactly the tensors the file holds."""
-    seeds, widths = hparams["seeds"], [2, *hparams["model"]["hidden"], 1]
+    """``seeds``, ``model.hidden`` and the task's input width must describe exactly the tensors the file holds."""
+    from xor_lightning.core.task import build as build_task
+
+    seeds, widths = hparams["seeds"], [build_task(hparams.get("data")).n_in, *hparams["model"]["hidden"], 1]
     # Every tensor the module holds (module.py, facts.py), so a strict load leaves nothing unchecked.
     expect = {f"facts.{name}": (seeds,) for name in ("first_solved", "diverged_at", "stopped_at", "best_epoch", "best_loss")}
     if "budgets" in hparams:  # absent (and no facts.right_at) before epoch budgets

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.base.suggest import did_you_mean
 from xor_lightning.core.devices import CHOICES as DEVICES
 from xor_lightning.core.losses import INPUTS, LINEAR_HEAD_LOSSES, LOSSES, NEEDS_PROBABILITIES
 from xor_lightning.core.nets import ACTIVATIONS, INITS
+from xor_lightning.core.task import Task
+from xor_lightning.core.task import build as build_task
 from xor_lightning.core.verdict import HEADS
 
 OPTIMIZERS = {
@@ -246,10 +248,11 @@ def check_budgets(budgets: Any, max_epochs: Any = None, key: str = "budgets") ->
                         f"member is right at an epoch it never trains); raise trainer.max_epochs or drop the budget")
 
 
-def check_hand_weights(model: DictConfig) -> None:
-    """``model.weights``: a readable file whose network is the configured one (hidden, activation, output)."""
+def check_hand_weights(model: DictConfig, task: Task) -> None:
+    """``model.weights``: a readable file whose network is the configured one (hidden, activation,
+    output) and takes the task's inputs."""
     from xor_lightning.base import weights_file
-    hand = weights_file.load(model.weights)
+    hand = weights_file.load(model.weights, inputs=task.n_in)
     if hand.hidden != list(model.hidden):
         given, wanted = (f"[{','.join(map(str, w))}]" for w in (hand.hidden, model.hidden))  # as typed
         raise UserError(f"model.weights={model.weights}: its hidden widths are {given}, not model.hidden={wanted}; "
@@ -271,17 +274,26 @@ def check_head_and_loss(model: DictConfig, loss: DictConfig) -> None:
 
 
 def check_train_data(data: Any) -> None:
-    """The ``data`` section (a config's or a checkpoint's record; None: a record older than it)."""
+    """The ``data`` section of a checkpoint's record (None: a record older than it) checked as a
+    command line's (check_data; a record without a task name is of xor)."""
     if data is None:
         return
     if not isinstance(data, (dict, DictConfig)):
-        raise UserError(f"data={data!r} is not valid; expected the data section (batch_size, shuffle)")
+        raise UserError(f"data={data!r} is not valid; expected the data section (name, batch_size, ...)")
+    check_data(data)
+
+
+def check_data(data: DictConfig | dict) -> Task:
+    """The task ``data`` describes (task.build checks its own keys), and the batch rows it allows."""
+    task = build_task(OmegaConf.to_container(data, resolve=True) if OmegaConf.is_config(data) else data)
     bs = data.get("batch_size")
     if bs is not None:
-        _int("data.batch_size", bs, 1, "null (the whole table) or an integer from 1 to 4")
-        if bs > 4:
-            raise UserError(f"data.batch_size={bs} is not valid; expected null (the whole table) or an integer from 1 to 4")
+        valid = f"null (the whole table) or an integer from 1 to {task.rows}"
+        _int("data.batch_size", bs, 1, valid)
+        if bs > task.rows:
+            raise UserError(f"data.batch_size={bs} is not valid; expected {valid}")
     _bool("data.shuffle", data.get("shuffle", False))
+    return task
 
 
 def check_train_config(cfg: DictConfig) -> None:
@@ -290,10 +302,10 @@ def check_train_config(cfg: DictConfig) -> None:
     check_model(cfg.model)
     check_loss(cfg.loss)
     check_head_and_loss(cfg.model, cfg.loss)
+    task = check_data(cfg.data)
     if cfg.model.get("weights") is not None:
-        check_hand_weights(cfg.model)
+        check_hand_weights(cfg.model, task)
     check_optimizer(cfg.optimizer)
-    check_train_data(cfg.data)
     _choice("device.accelerator", cfg.device.accelerator, DEVICES)
     if str(cfg.device.precision) in _COUPLING_PRECISIONS:
         raise UserError(f"device.precision={cfg.device.precision} is not supported: its loss scaler skips a step for every "
@@ -316,17 +328,18 @@ def check_train_config(cfg: DictConfig) -> None:
         _int("torch_threads", threads, 1, valid)
         if threads > MAX_THREADS:
             raise UserError(f"torch_threads={threads} is not valid; expected {valid}")
-    check_fits(cfg)
+    check_fits(cfg, task)
 
 
-def check_fits(cfg: DictConfig) -> None:
+def check_fits(cfg: DictConfig, task: Task) -> None:
     """The population must fit in the memory of the device it will train on (limits.py); an absent
     device is refused elsewhere (devices.choose_accelerator), MPS shares the host's memory."""
     from xor_lightning.base.limits import check_run_fits
     from xor_lightning.core.devices import available
 
     on_cuda = str(cfg.device.accelerator) in ("cuda", "auto") and available()["cuda"]
-    check_run_fits(cfg.seeds, list(cfg.model.hidden), str(cfg.device.precision), "cuda" if on_cuda else "cpu")
+    check_run_fits(cfg.seeds, list(cfg.model.hidden), str(cfg.device.precision), "cuda" if on_cuda else "cpu",
+                   rows=task.rows, inputs=task.n_in)
 
 
 def check_visuals(visuals: DictConfig, seeds: int) -> None:

@@ -1,7 +1,7 @@
 """Lightning's CSVLogger with its two whole-file rewrites made whole-or-nothing.
 
 CSVLogger rewrites ``hparams.yaml`` whole at every ``log_hyperparams``, and ``metrics.csv`` whole
-whenever a save brings new columns (the run's final ``hp/*`` results do, at its very end), both in
+whenever a save brings new columns (the run's final ``verdict/*`` results do, at its very end), both in
 place: a kill or a full disk in the middle left a torn hparams.yaml, or a metrics.csv holding part
 of its rows, the run's curves lost. Here both go through base/atomic_io (a temporary file, then a
 rename). The rows appended between rewrites stay appends: rewriting the file at every flush would

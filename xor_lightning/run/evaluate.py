@@ -55,6 +55,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         log.warning(f"checkpoint={cfg.checkpoint}: {len(bad)} of {ev.members} members have NaN/inf weights "
                     f"(members {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''}); "
                     "they count as not solved and their rows read 'NaN'")
+    for key in ("boundary", "space"):
+        if cfg.get(key) is not None and not ev.task.plane:
+            raise UserError(f"{key}={cfg[key]}: this checkpoint's task has {ev.task.n_in} inputs ({ev.task.description}); "
+                            "pictures are drawn over the plane of a 2-input task")
     log.info("\n".join(summary_lines(ev, member)))  # one record: one block
     if cfg.boundary is not None:
         log.info(f"decision boundary: {write_boundary(cfg.boundary, module, ev, member)}")
@@ -74,9 +78,10 @@ def check_source(cfg: DictConfig) -> str:
 
 
 def hand_module(value: str, device: str = "cpu") -> XORModule:
-    """A one-member module holding the weights of a hand-written file (weights_file.py)."""
+    """A one-member module holding the weights of a hand-written file (weights_file.py), on xor."""
     from xor_lightning.base import weights_file
-    hand = weights_file.load(value, "weights")
+    from xor_lightning.core.task import XOR
+    hand = weights_file.load(value, "weights", inputs=XOR.n_in)
     if hand.activation is None:
         raise UserError(f"weights={value}: the file must say which activation its weights are for (activation: relu)")
     output = hand.output or "logit"
@@ -114,7 +119,7 @@ def write_boundary(path: str, module: XORModule, ev: Evaluation, member: int | N
     from xor_lightning.views import figures
     best = member is None
     member = ev.best_member() if best else member
-    picture = figures.boundary_image(module.net, member, seed=ev.seed, solved=ev.solved, best=best, size=320)
+    picture = figures.boundary_image(module.net, member, task=ev.task, seed=ev.seed, solved=ev.solved, best=best, size=320)
     return figures.save(picture, path)
 
 
@@ -122,4 +127,5 @@ def write_spaces(path: str, module: XORModule, ev: Evaluation, member: int | Non
     from xor_lightning.views import figures
     best = member is None and ev.members > 1
     member = ev.best_member() if member is None else member
-    return figures.save(figures.spaces_image(module.net, member, seed=ev.seed, solved=ev.solved, best=best), path)
+    return figures.save(figures.spaces_image(module.net, member, task=ev.task, seed=ev.seed, solved=ev.solved, best=best),
+                        path)

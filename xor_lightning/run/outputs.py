@@ -13,10 +13,11 @@ from omegaconf import DictConfig
 from xor_lightning.base.atomic_io import atomic_write_text
 from xor_lightning.core.diagnosis import Diagnosis
 from xor_lightning.core.evaluation import Evaluation
+from xor_lightning.core.task import Task
 from xor_lightning.run.run_paths import RunPaths
 
 
-def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
+def hparams_for_tensorboard(cfg: DictConfig, task: Task) -> dict[str, Any]:
     """Flat scalars with the same keys and types for every run, so HParams can compare runs."""
     model, opt = cfg.model, cfg.optimizer
     return {
@@ -27,7 +28,8 @@ def hparams_for_tensorboard(cfg: DictConfig) -> dict[str, Any]:
         "optimizer": str(opt._target_).rsplit(".", 1)[-1], "optimizer/lr": float(opt.lr),
         "optimizer/weight_decay": float(opt.get("weight_decay", 0.0)),
         "optimizer/momentum": float(opt.get("momentum", 0.0)),
-        "data/batch_size": int(cfg.data.batch_size or 4), "trainer/max_epochs": int(cfg.trainer.max_epochs),
+        "data/task": task.name, "data/batch_size": int(cfg.data.batch_size or task.rows),
+        "trainer/max_epochs": int(cfg.trainer.max_epochs),
     }
 
 
@@ -37,6 +39,7 @@ def nan_if_none(value: float | None) -> float:
 
 MEMBER_COLUMNS = ["member", "seed", "solved", "epochs_to_solve", "best_epoch", "final_loss", "epochs_trained",
                   "diverged", "cause", "more_epochs"]
+TEST_COLUMNS = ["train_accuracy", "test_accuracy", "test_loss"]  # for a task with a held-out part
 
 
 def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
@@ -44,16 +47,20 @@ def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
     why it failed if it did."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(MEMBER_COLUMNS + [f"right_at_{e}" for e in ev.budgets])
+    tested = ev.test_probs is not None
+    writer.writerow(MEMBER_COLUMNS + (TEST_COLUMNS if tested else []) + [f"right_at_{e}" for e in ev.budgets])
+    test = zip(ev.accuracy.tolist(), ev.test_accuracy.tolist(), ev.test_losses.tolist()) if tested else None
     # Per budget: 1 right at exactly that epoch, 0 not, empty when the run never reached it.
     at_budgets = ev.right_at.T.tolist() if ev.budgets else [[] for _ in range(ev.members)]
     for i, (solved, first, best, loss, trained, diverged, cause, more, at) in enumerate(zip(
         ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
         ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs, at_budgets,
     )):
-        writer.writerow([i, ev.seed + i, int(solved), first if solved and first > 0 else "",
-                         best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause,
-                         "" if more is None else more, *("" if r < 0 else r for r in at)])
+        row = [i, ev.seed + i, int(solved), first if solved and first > 0 else "",
+               best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause, "" if more is None else more]
+        if test is not None:
+            row += [f"{v:.6g}" for v in next(test)]
+        writer.writerow(row + ["" if r < 0 else r for r in at])
     return out.getvalue()
 
 

@@ -130,10 +130,15 @@ def _recorded_settings(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_same_settings(cfg: DictConfig, path: Path, info: dict[str, Any]) -> None:
+    from xor_lightning.core.task import DEFAULT
+
     now = settings(cfg)
     then = _recorded_settings(info)
     for key in SAME:
-        diff = _first_difference(then.get(key), now[key], key)
+        then_key = then.get(key)
+        if key == "data" and isinstance(then_key, dict) and "name" not in then_key:
+            then_key = {"name": DEFAULT, **then_key}  # recorded before tasks: xor
+        diff = _first_difference(then_key, now[key], key)
         if diff:
             name, then, given = diff
             raise UserError(

@@ -211,7 +211,7 @@ def _fit(cfg: DictConfig, found: TrainPlan, paths: RunPaths) -> tuple[Built, XOR
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, verbose=False)
     module = build_module(cfg, found.loop)
-    datamodule = TruthTableDataModule(cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
+    datamodule = TruthTableDataModule(module.task, cfg.data.batch_size, cfg.data.shuffle, cfg.seed, cfg.seeds)
     built = build_trainer(cfg, paths, found.accelerator, found.trainer_args)
     built.trainer.fit(module, datamodule=datamodule, ckpt_path=found.resume)
     return built, module, time.perf_counter() - start
@@ -227,7 +227,7 @@ def _save_last(built: Built, paths: RunPaths, epochs: int) -> str:
 
 
 def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: dict, epochs: int) -> None:
-    params = hparams_for_tensorboard(cfg)
+    params = hparams_for_tensorboard(cfg, ev.task)
     job, overrides, swept = sweep_job()
     log_run_summary(
         trainer.loggers, params,

@@ -131,7 +131,7 @@ def build_module(cfg: DictConfig, loop: LoopPlan | None = None) -> XORModule:
 
     return XORModule(
         model=plain(cfg.model), loss=plain(cfg.loss), optimizer=plain(cfg.optimizer),
-        seed=cfg.seed, seeds=cfg.seeds, loop=loop or loop_plan(cfg), budgets=budgets(cfg),
+        seed=cfg.seed, seeds=cfg.seeds, loop=loop or loop_plan(cfg), budgets=budgets(cfg), data=plain(cfg.data),
     )
 
 

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from xor_lightning.base.atomic_io import atomic_write_bytes
-from xor_lightning.core.data import INPUTS
 from xor_lightning.core.nets import Population
+from xor_lightning.core.task import XOR, Task
 from xor_lightning.core.verdict import decision, probability
 from xor_lightning.views import canvas
 from xor_lightning.views.canvas import text
@@ -60,51 +60,52 @@ class History:
 
 # ---- fields: values over the square, only for the members drawn ---------------------------------
 
-def grid_points(resolution: int = RESOLUTION) -> torch.Tensor:
+def grid_points(resolution: int = RESOLUTION, extent: tuple[float, float] = (LOW, HIGH)) -> torch.Tensor:
     """``[R*R, 2]`` points of the square, row-major with x2 as the row (row 0: x2 = LOW)."""
-    axis = torch.linspace(LOW, HIGH, resolution)
+    axis = torch.linspace(extent[0], extent[1], resolution)
     x2, x1 = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack([x1.flatten(), x2.flatten()], dim=1)
 
 
-def _points(net: Population, resolution: int) -> torch.Tensor:
-    return grid_points(resolution).to(net.weights[0].device, net.weights[0].dtype)
+def _points(net: Population, resolution: int, task: Task) -> torch.Tensor:
+    """The network's inputs at the grid over the task's square (its features of (x1, x2))."""
+    return task.featurize(grid_points(resolution, task.extent)).to(net.weights[0].device, net.weights[0].dtype)
 
 
 @torch.no_grad()
-def decision_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
-    """``[len(members), R, R]`` decision values over the square for the chosen members: the logit,
-    or a linear head's output - 1/2 (verdict.decision); 0 is the decision line."""
-    outputs = net(_points(net, resolution), only=members)[:, :, 0].float().cpu()
+def decision_fields(net: Population, members: list[int], resolution: int = RESOLUTION, task: Task = XOR) -> torch.Tensor:
+    """``[len(members), R, R]`` decision values over the task's square for the chosen members: the
+    logit, or a linear head's output - 1/2 (verdict.decision); 0 is the decision line."""
+    outputs = net(_points(net, resolution, task), only=members)[:, :, 0].float().cpu()
     return decision(outputs, net.output).reshape(len(members), resolution, resolution)
 
 
-def output_fields(net: Population, members: list[int], resolution: int = RESOLUTION) -> torch.Tensor:
+def output_fields(net: Population, members: list[int], resolution: int = RESOLUTION, task: Task = XOR) -> torch.Tensor:
     """``[len(members), R, R]`` p(y=1) over the square for the chosen members."""
-    fields = decision_fields(net, members, resolution)
+    fields = decision_fields(net, members, resolution, task)
     return probability(fields, "logit") if net.output == "logit" else fields + 0.5
 
 
 @torch.no_grad()
-def layer_fields(net: Population, member: int, resolution: int = RESOLUTION) -> list[torch.Tensor]:
+def layer_fields(net: Population, member: int, resolution: int = RESOLUTION, task: Task = XOR) -> list[torch.Tensor]:
     """One ``[units, R, R]`` tensor of activations per hidden layer of one member (none without)."""
-    x = _points(net, resolution)
+    x = _points(net, resolution, task)
     return [
         net(x, upto=j, only=[member])[0].float().cpu().T.reshape(-1, resolution, resolution)
         for j in range(len(net.widths) - 2)
     ]
 
 
-def unit_fields(net: Population, member: int, resolution: int = RESOLUTION) -> torch.Tensor:
+def unit_fields(net: Population, member: int, resolution: int = RESOLUTION, task: Task = XOR) -> torch.Tensor:
     """``[units, R, R]`` activations of the first hidden layer of one member (empty without one)."""
-    layers = layer_fields(net, member, resolution)
+    layers = layer_fields(net, member, resolution, task)
     return layers[0] if layers else torch.empty(0, resolution, resolution)
 
 
-def tile_decisions(net: Population, members: list[int], size: int) -> np.ndarray:
+def tile_decisions(net: Population, members: list[int], size: int, task: Task = XOR) -> np.ndarray:
     """``[len(members), size, size]`` decision values for tiles: computed on a grid of half the pixels
     and interpolated (bilinear), ~3-4x cheaper and indistinguishable on screen: they are smooth."""
-    coarse = decision_fields(net, members, size // 2 + 1)
+    coarse = decision_fields(net, members, size // 2 + 1, task)
     return F.interpolate(coarse[:, None], size=(size, size), mode="bilinear", align_corners=True)[:, 0].numpy()
 
 
@@ -135,40 +136,42 @@ def who(member: int, seed: int, best: bool = False) -> str:
     return f"{'best member' if best else 'member'} {member} (seed {seed + member})"
 
 
-def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10) -> np.ndarray:
+def with_legend(title: np.ndarray, body: np.ndarray, margin: int = 10, test: bool = False) -> np.ndarray:
     """Title, body and the legend of the marks, with white margins."""
-    return canvas.pad(canvas.vstack([title, body, legend()], gap=10), margin, margin, margin, margin)
+    return canvas.pad(canvas.vstack([title, body, legend(test)], gap=10), margin, margin, margin, margin)
 
 
 # ---- pictures ------------------------------------------------------------------------------------
 
-def boundary_panel(net: Population, member: int, size: int = 240) -> np.ndarray:
+def boundary_panel(net: Population, member: int, size: int = 240, *, task: Task) -> np.ndarray:
     """One member's p(y=1) with axes and the colour bar."""
-    tile = boundary_tile(tile_decisions(net, [member], size)[0], net.output)
-    return canvas.hstack([with_axes(tile), prob_bar(size)], gap=8)
+    tile = boundary_tile(tile_decisions(net, [member], size, task)[0], net.output, task.marks, extent=task.extent,
+                         test_marks=task.test_marks)
+    return canvas.hstack([with_axes(tile, task.ticks, *task.extent), prob_bar(size)], gap=8)
 
 
 def boundary_image(
-    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None,
+    net: Population, member: int, *, task: Task, seed: int, solved: torch.Tensor | bool | None = None,
     step: int | None = None, best: bool = False, size: int = 240,
 ) -> np.ndarray:
     """One member's decision boundary, titled with member, seed, solved state and epoch."""
     title = title_line(f"{who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
-    return with_legend(title, boundary_panel(net, member, size))
+    return with_legend(title, boundary_panel(net, member, size, task=task), test=task.has_test)
 
 
 def members_image(
-    net: Population, count: int, *, seed: int, solved: torch.Tensor | None = None,
+    net: Population, count: int, *, task: Task, seed: int, solved: torch.Tensor | None = None,
     step: int | None = None, size: int = 112,
 ) -> np.ndarray:
     """The boundaries of the first ``count`` members in a near-square grid, one colour bar."""
     members = list(range(min(count, net.members)))
-    fields = tile_decisions(net, members, size)
+    fields = tile_decisions(net, members, size, task)
     panels = []
     for i in members:
         caption = [text(f"member {i} (seed {seed + i})", 10)]
         state = _state(_is_solved(solved, i))
-        panels.append(canvas.titled(boundary_tile(fields[i], net.output), *caption, *([] if state is None else [state])))
+        tile = boundary_tile(fields[i], net.output, task.marks, extent=task.extent)
+        panels.append(canvas.titled(tile, *caption, *([] if state is None else [state])))
     cols = max(1, int(np.ceil(np.sqrt(len(panels)))))
     rows = [canvas.hstack(panels[r:r + cols], gap=10) for r in range(0, len(panels), cols)]
     grid = canvas.vstack(rows, gap=10)
@@ -179,42 +182,44 @@ def members_image(
     return with_legend(title_line(title), body)
 
 
-def units_panel(net: Population, member: int, size: int = 88, max_width: int = 1100) -> np.ndarray:
+def units_panel(net: Population, member: int, size: int = 88, max_width: int = 1100, *, task: Task) -> np.ndarray:
     """Every hidden layer's units (one shared symmetric scale per layer), then the output."""
     blocks = []
-    for j, acts in enumerate(layer_fields(net, member, size)):
+    for j, acts in enumerate(layer_fields(net, member, size, task)):
         shown = acts[:MAX_UNITS].numpy()
         # One scale for the whole layer: strengths compare, and a dead unit (0 everywhere) is white.
         limit = float(np.nan_to_num(np.abs(shown)).max()) or 1.0
-        tiles = [canvas.titled(unit_tile(a, limit), text(f"hidden {j + 1}, unit {u}", 10)) for u, a in enumerate(shown)]
+        tiles = [canvas.titled(unit_tile(a, limit, task.marks, task.extent), text(f"hidden {j + 1}, unit {u}", 10))
+                 for u, a in enumerate(shown)]
         rows = [canvas.hstack(tiles[r:r + UNITS_PER_ROW], gap=6) for r in range(0, len(tiles), UNITS_PER_ROW)]
         grid = canvas.vstack(rows, gap=6)
         more = f", the first {MAX_UNITS} shown" if len(acts) > MAX_UNITS else ""
         header = text(f"hidden layer {j + 1}: {len(acts)} units{more}", 12)
         blocks.append(canvas.titled(canvas.hstack([grid, unit_bar(limit, size * min(len(rows), 2))], gap=8), header))
-    out = canvas.titled(boundary_tile(tile_decisions(net, [member], size)[0], net.output), text("p(y=1)", 10))
+    out = boundary_tile(tile_decisions(net, [member], size, task)[0], net.output, task.marks, extent=task.extent)
+    out = canvas.titled(out, text("p(y=1)", 10))
     blocks.append(canvas.titled(canvas.hstack([out, prob_bar(size)], gap=8), text("output", 12)))
     return canvas.wrap(blocks, max_width, gap=24)
 
 
 def units_image(
-    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None,
+    net: Population, member: int, *, task: Task, seed: int, solved: torch.Tensor | bool | None = None,
     step: int | None = None, best: bool = False, size: int = 88,
 ) -> np.ndarray:
     """Playground-style thumbnails of one member: every hidden unit, then the output."""
     title = title_line(f"units of {who(member, seed, best)}{_when(step)}", _is_solved(solved, member))
-    return with_legend(title, units_panel(net, member, size))
+    return with_legend(title, units_panel(net, member, size, task=task))
 
 
 @torch.no_grad()
-def hidden_space_panel(net: Population, member: int, size: int = 240) -> np.ndarray | None:
-    """The four rows where the last hidden layer puts them, (h1, h2), over the output's p(y=1) in
+def hidden_space_panel(net: Population, member: int, size: int = 240, *, task: Task) -> np.ndarray | None:
+    """The task's rows where the last hidden layer puts them, (h1, h2), over the output's p(y=1) in
     that plane with its decision line: where XOR has become linearly separable (the Deep Learning
     book's figure 6.1). None unless the last hidden layer has exactly 2 units."""
     if len(net.widths) < 3 or net.widths[-2] != 2:
         return None
     dtype, device = net.weights[0].dtype, net.weights[0].device
-    h = net(INPUTS.to(device, dtype), upto=len(net.widths) - 3, only=[member])[0].float().cpu()  # [4, 2]
+    h = net(task.inputs.to(device, dtype), upto=len(net.widths) - 3, only=[member])[0].float().cpu()  # [N, 2]
     w, b = net.weights[-1][member, :, 0].float().cpu(), float(net.biases[-1][member, 0, 0])
     lo, hi = float(h.min()), float(h.max())
     pad = max((hi - lo) * 0.35, 0.5)  # one range for h1 and h2, with room around the points
@@ -225,24 +230,24 @@ def hidden_space_panel(net: Population, member: int, size: int = 240) -> np.ndar
     to_pixel = (size - 1) / (high - low)
     at = tuple(((a - low) * to_pixel, (size - 1) - (c - low) * to_pixel) for a, c in h.tolist())
     ticks = tuple(t for t in nice_ticks(low, high) if low <= t <= high)
-    tile = with_axes(boundary_tile(field, net.output, at), ticks, low, high, ("h1", "h2"))
+    tile = with_axes(boundary_tile(field, net.output, task.marks, at), ticks, low, high, ("h1", "h2"))
     return canvas.hstack([tile, prob_bar(size)], gap=8)
 
 
 def spaces_image(
-    net: Population, member: int, *, seed: int, solved: torch.Tensor | bool | None = None, best: bool = False,
+    net: Population, member: int, *, task: Task, seed: int, solved: torch.Tensor | bool | None = None, best: bool = False,
 ) -> np.ndarray:
     """The table in input space (the decision boundary) beside the table in the last hidden layer's
     space, where a linear output separates it."""
-    left = canvas.titled(boundary_panel(net, member), text("input space (x1, x2)", 12))
-    hidden = hidden_space_panel(net, member)
+    left = canvas.titled(boundary_panel(net, member, task=task), text("input space (x1, x2)", 12))
+    hidden = hidden_space_panel(net, member, task=task)
     if hidden is None:
         widths = net.widths[1:-1] or "none"
         right = text(f"the hidden layer's space is drawn for a last hidden layer of 2 units (hidden: {widths})", 11)
     else:
         right = canvas.titled(hidden, text("the last hidden layer's space (h1, h2): XOR is linearly separable here", 12))
     title = title_line(f"{who(member, seed, best)}", _is_solved(solved, member))
-    return with_legend(title, canvas.hstack([left, right], gap=30))
+    return with_legend(title, canvas.hstack([left, right], gap=30), test=task.has_test)
 
 
 def save(picture: np.ndarray, path: str | Path) -> Path:

@@ -74,18 +74,23 @@ def plot_panels(history: History, ev: Evaluation) -> list[np.ndarray]:
 def report_image(module: XORModule, ev: Evaluation, history: History, run_id: str, diagnosis=None) -> np.ndarray:
     net, member = module.net, ev.best_member()
     name = figures.who(member, ev.seed, best=True)
-    boundary = canvas.titled(figures.boundary_panel(net, member, size=240), figures.title_line(name, bool(ev.solved[member]), 12))
-    hidden = figures.hidden_space_panel(net, member, size=200)  # with 2 units in the last hidden layer
+    if not ev.task.plane:  # no plane (x1, x2) to draw a boundary over: the plots alone
+        note = canvas.text(f"no decision boundary pictures: the task has {ev.task.n_in} inputs ({ev.task.description})", 12)
+        body = canvas.vstack([canvas.vstack(plot_panels(history, ev), gap=12), note], gap=16)
+        return figures.with_legend(figures.title_line(_headline(ev, run_id)), body, margin=14)
+    boundary = canvas.titled(figures.boundary_panel(net, member, size=240, task=ev.task),
+                             figures.title_line(name, bool(ev.solved[member]), 12))
+    hidden = figures.hidden_space_panel(net, member, size=200, task=ev.task)  # with 2 units in the last hidden layer
     if hidden is not None:
         caption = canvas.text("the same rows in its last hidden layer's space", 12)
         boundary = canvas.vstack([boundary, canvas.titled(hidden, caption)], gap=14)
     top = canvas.hstack([canvas.vstack(plot_panels(history, ev), gap=12), boundary], gap=24)
-    units = canvas.titled(figures.units_panel(net, member), figures.title_line(f"units of {name}", None, 12))
+    units = canvas.titled(figures.units_panel(net, member, task=ev.task), figures.title_line(f"units of {name}", None, 12))
     body = canvas.vstack([top, units], gap=22)
     title = figures.title_line(_headline(ev, run_id))
     if diagnosis is not None and diagnosis.summary():  # why the members that did not solve it failed
         title = canvas.vstack([title, canvas.text(f"not solved, by cause: {diagnosis.summary()}", 12)], gap=4)
-    return figures.with_legend(title, body, margin=14)
+    return figures.with_legend(title, body, margin=14, test=ev.task.has_test)
 
 
 def write_report(path: str | Path, module: XORModule, ev: Evaluation, history: History, run_id: str,

@@ -3,21 +3,54 @@ truth table."""
 
 from __future__ import annotations
 
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.evaluation import Evaluation
 from xor_lightning.core.verdict import prediction, right
 from xor_lightning.views.numbers import epochs, percent
 
+SHOWN_WRONG = 16  # beyond 2 inputs the table lists only its wrong rows, at most this many
+
 
 def truth_table(ev: Evaluation, member: int) -> list[str]:
-    """The table of one member as printable lines."""
-    lines = [" x1  x2 | target  p(y=1)  pred", "--------+----------------------------"]
-    rows = right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).tolist()
-    for (a, b), t, p, ok in zip(INPUTS.tolist(), TARGETS.squeeze(-1).tolist(), ev.probs[member].tolist(), rows):
+    """The table of one member as printable lines: every row of a 2-input table; beyond 2 inputs
+    only the rows it gets wrong (at most SHOWN_WRONG); for a point set, its accuracies."""
+    task = ev.task
+    if task.points is not None:
+        return _point_lines(ev, member)
+    names = [f"x{j + 1}" for j in range(task.n_in)]
+    prefix = " " + "  ".join(names)
+    lines = [f"{prefix} | target  p(y=1)  pred", "-" * (len(prefix) + 1) + "+----------------------------"]
+    rows = right(ev.probs[member], task.targets, head=ev.head).tolist()
+    wrong_only = task.n_in > 2
+    shown = 0
+    for x, t, p, ok in zip(task.inputs.tolist(), task.targets.tolist(), ev.probs[member].tolist(), rows):
+        if wrong_only and ok:
+            continue
         mark = "right" if ok else ("undecided (p = 0.5)" if prediction(p, ev.head) == "?" else "WRONG")
         if p != p:  # NaN (weights from a damaged or crafted checkpoint): no prediction, never right
             mark = "NaN"
-        lines.append(f" {a:>2.0f}  {b:>2.0f} |   {t:>4.0f}  {p:6.3f}  {prediction(p, ev.head):>4}  {mark}")
+        shown += 1
+        if shown > SHOWN_WRONG:
+            continue
+        cells = "  ".join(f"{v:>{len(n)}.0f}" for v, n in zip(x, names))
+        lines.append(f" {cells} |   {t:>4.0f}  {p:6.3f}  {prediction(p, ev.head):>4}  {mark}")
+    if wrong_only:
+        if not shown:
+            return []
+        more = f", the first {SHOWN_WRONG} shown" if shown > SHOWN_WRONG else ""
+        lines.insert(0, f"the {shown} wrong rows of {task.rows}{more}:")
+    return lines
+
+
+def _point_lines(ev: Evaluation, member: int) -> list[str]:
+    task = ev.task
+    right_now = int(right(ev.probs[member], task.targets, head=ev.head).sum())
+    lines = [f"training: {right_now}/{task.rows} points right ({right_now / task.rows:.1%}), "
+             f"solved from {task.solved_accuracy:.0%}"]
+    if ev.test_probs is not None:
+        test_right = int(right(ev.test_probs[member], task.test_targets, head=ev.head).sum())
+        m = len(task.test_targets)
+        lines.append(f"test: {test_right}/{m} points right ({test_right / m:.1%}); "
+                     f"test loss {float(ev.test_losses[member]):.4g}")
     return lines
 
 
@@ -40,7 +73,7 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
     given a diagnosis.Diagnosis), one member's table."""
     s = ev.summary()
     member = ev.best_member() if member is None else member
-    lines = []
+    lines = [] if ev.task.name == "xor" else [f"task: {ev.task.description}"]
     if ev.members > 1:
         lo, hi = s["success_rate_ci95"]
         e = s["epochs_to_solve"]
@@ -51,13 +84,19 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
             f"p90 {epochs(e['p90'])}, max {epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
             + (f"; diverged {s['diverged']} (loss became non-finite; counted as not solved)" if s["diverged"] else "")
         )
+        if ev.test_probs is not None:
+            t = s["test_accuracy"]
+            lines.append(f"test ({len(ev.task.test_targets)} held-out points): accuracy mean {t['mean']:.1%}, "
+                         f"median {t['median']:.1%}"
+                         + (f", of the solved members {t['of_solved']:.1%}" if t["of_solved"] is not None else "")
+                         + f"; training accuracy mean {s['train_accuracy']:.1%}; test loss mean {s['test_loss']:.4g}")
         if diagnosis is not None and diagnosis.summary():
             lines.append(f"not solved, by cause: {diagnosis.summary()}")
         lines += budget_lines(ev)
         best = " (the best member)" if member == ev.best_member() else ""
         lines.append(f"member {member} (seed {ev.seed + member}){best}:")
     lines += truth_table(ev, member)
-    rows_right = int(right(ev.probs[member], TARGETS.squeeze(-1), head=ev.head).sum())
+    rows_right = int(right(ev.probs[member], ev.task.targets, head=ev.head).sum())
     first = int(ev.first_solved[member])
     when = f", first solved after {first} epoch{'' if first == 1 else 's'}" if bool(ev.solved[member]) and first > 0 else ""
     verdict = "SOLVED" if bool(ev.solved[member]) else "NOT SOLVED"
@@ -68,5 +107,5 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
     if bool(ev.diverged[member]):
         at = int(ev.diverged_at[member])
         verdict = f"DIVERGED in epoch {at} (loss became non-finite; its training ended there), NOT SOLVED"
-    lines.append(f"{verdict}: {rows_right}/4 rows right{when}; loss {float(ev.losses[member]):.4g}")
+    lines.append(f"{verdict}: {rows_right}/{ev.task.rows} {ev.task.unit} right{when}; loss {float(ev.losses[member]):.4g}")
     return lines + (budget_lines(ev) if ev.members == 1 else [])

@@ -23,6 +23,7 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 
 from xor_lightning.core.module import XORModule
 from xor_lightning.core.nets import Population
+from xor_lightning.core.task import Task
 from xor_lightning.views import canvas, figures
 from xor_lightning.views.figures import History
 
@@ -68,17 +69,18 @@ class VisualsCallback(pl.Callback):
         self._last_step = step
         if self.histograms:
             log_histograms(writer, pl_module.net, step)
-        if self.images:
+        if self.images and pl_module.task.plane:  # boundaries are pictures of a plane (x1, x2)
             seen = pl_module.block.last  # which members solve the table now (None before any epoch)
-            log_member_images(writer, pl_module.net, step, seed=int(pl_module.hparams.seed), member=self.member,
-                              grid=self.members, solved=None if seen is None else seen.solved)
+            log_member_images(writer, pl_module.net, step, task=pl_module.task, seed=int(pl_module.hparams.seed),
+                              member=self.member, grid=self.members, solved=None if seen is None else seen.solved)
         self.seconds += time.perf_counter() - start
 
     def log_best(self, logger, module: XORModule, step: int, member: int, solved: torch.Tensor) -> None:
         """The best member of the evaluated run (its best weights), once, at the last step."""
-        if self.images and isinstance(logger, TensorBoardLogger):
+        if self.images and module.task.plane and isinstance(logger, TensorBoardLogger):
             start = time.perf_counter()
-            log_best_images(logger.experiment, module.net, step, seed=int(module.hparams.seed), member=member, solved=solved)
+            log_best_images(logger.experiment, module.net, step, task=module.task, seed=int(module.hparams.seed),
+                            member=member, solved=solved)
             self.seconds += time.perf_counter() - start
 
 
@@ -126,20 +128,23 @@ def _add_png(writer, tag: str, picture, step: int) -> None:
 
 
 def log_member_images(
-    writer, net: Population, step: int, *, seed: int, member: int, grid: int, solved: torch.Tensor | None,
+    writer, net: Population, step: int, *, task: Task, seed: int, member: int, grid: int, solved: torch.Tensor | None,
 ) -> None:
     """``boundary/member`` and ``units/member`` of ``member`` (the same member at every step), and
     ``boundary/members``: the first ``grid`` members (none for a single network). ``seed`` is member
     0's seed, ``solved`` a bool tensor [K] (which members solve the table now); ``step`` counts epochs."""
     solved = None if solved is None else solved.cpu()
-    _add_png(writer, "boundary/member", figures.boundary_image(net, member, seed=seed, solved=solved, step=step), step)
-    _add_png(writer, "units/member", figures.units_image(net, member, seed=seed, solved=solved, step=step), step)
+    shown = {"task": task, "seed": seed, "solved": solved, "step": step}
+    _add_png(writer, "boundary/member", figures.boundary_image(net, member, **shown), step)
+    _add_png(writer, "units/member", figures.units_image(net, member, **shown), step)
     if grid > 0 and net.members > 1:
-        _add_png(writer, "boundary/members", figures.members_image(net, grid, seed=seed, solved=solved, step=step), step)
+        _add_png(writer, "boundary/members", figures.members_image(net, grid, **shown), step)
 
 
-def log_best_images(writer, net: Population, step: int, *, seed: int, member: int, solved: torch.Tensor | bool | None) -> None:
+def log_best_images(writer, net: Population, step: int, *, task: Task, seed: int, member: int,
+                    solved: torch.Tensor | bool | None) -> None:
     """``boundary/best`` and ``units/best`` of the best member ``member``, logged once at the end."""
     solved = solved.cpu() if isinstance(solved, torch.Tensor) else solved
-    _add_png(writer, "boundary/best", figures.boundary_image(net, member, seed=seed, solved=solved, step=step, best=True), step)
-    _add_png(writer, "units/best", figures.units_image(net, member, seed=seed, solved=solved, step=step, best=True), step)
+    shown = {"task": task, "seed": seed, "solved": solved, "step": step, "best": True}
+    _add_png(writer, "boundary/best", figures.boundary_image(net, member, **shown), step)
+    _add_png(writer, "units/best", figures.units_image(net, member, **shown), step)

@@ -1,8 +1,9 @@
-"""One field as a square picture (a tile): colours, the p = 0.5 line, the truth table's markers,
+"""One field as a square picture (a tile): colours, the p = 0.5 line, the task's rows as markers,
 axes; and the pieces that explain them: the legend of the marks and the colour bars.
 
 Tiles show the square [LOW, HIGH]^2 around the table; field row 0 is x2 = LOW, picture row 0 is
-the top, so fields are flipped on the way in.
+the top, so fields are flipped on the way in. The rows come as ``marks``: (x1, x2, target) each
+(task.Task.marks).
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.views import canvas
 from xor_lightning.views.canvas import BLACK, PROB_CMAP, UNIT_CMAP, text
 
 LOW, HIGH = -0.5, 1.5  # the square shown around the unit square of the truth table
+Marks = tuple[tuple[float, float, float], ...]  # (x1, x2, target) per row
 
 
-def _pixel(value: float, size: int) -> float:
+def _pixel(value: float, size: int, extent: tuple[float, float] = (LOW, HIGH)) -> float:
     """Pixel coordinate (0 = first row/column centre) of ``value`` along a side of ``size`` points."""
-    return (value - LOW) / (HIGH - LOW) * (size - 1)
+    return (value - extent[0]) / (extent[1] - extent[0]) * (size - 1)
 
 
 def _supersampled(draw_shape, box: int, scale: int = 4) -> np.ndarray:
@@ -31,15 +32,16 @@ def _supersampled(draw_shape, box: int, scale: int = 4) -> np.ndarray:
     return np.asarray(mask.reduce(scale), dtype=np.float32) / 255.0
 
 
-def _marker(target: float, radius: float, cx: float, cy: float, box: int) -> list[tuple[np.ndarray, tuple]]:
+def _marker(target: float, radius: float, cx: float, cy: float, box: int, ring: float = 1.6,
+            ring_colour: tuple | None = None) -> list[tuple[np.ndarray, tuple]]:
     """Masks and colours, painted in order, of one table row's marker centred at (cx, cy) inside a
-    ``box`` square: a white circle ringed black for target 1, a black square ringed white for 0."""
-    ring = 1.6
+    ``box`` square: a white circle ringed black for target 1, a black square ringed white for 0
+    (ringed ``ring_colour`` instead when given: the test points of a point set)."""
     if target > 0.5:
-        shapes = [(radius, BLACK), (radius - ring, (255, 255, 255))]
+        shapes = [(radius, ring_colour or BLACK), (radius - ring, (255, 255, 255))]
         draw = ImageDraw.ImageDraw.ellipse
     else:
-        shapes = [(radius * 0.9, (255, 255, 255)), (radius * 0.9 - ring, BLACK)]
+        shapes = [(radius * 0.9, ring_colour or (255, 255, 255)), (radius * 0.9 - ring, BLACK)]
         draw = ImageDraw.ImageDraw.rectangle
     layers = []
     for r, colour in shapes:
@@ -50,23 +52,32 @@ def _marker(target: float, radius: float, cx: float, cy: float, box: int) -> lis
     return layers
 
 
+MANY = 16  # more marks than this (a point set) are drawn as small dots
+TEST_RING = (150, 150, 150)  # the ring of a point set's test points
+
+
 @lru_cache(maxsize=16)
-def _table_markers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The four table rows' markers where they sit on a ``size`` tile of the input square."""
-    at = tuple((_pixel(x1, size), (size - 1) - _pixel(x2, size)) for x1, x2 in INPUTS.tolist())  # row 0: x2 = HIGH
-    return _markers(size, at)
+def _table_markers(size: int, marks: Marks, extent: tuple[float, float] = (LOW, HIGH),
+                   test: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' markers where they sit on a ``size`` tile of the square ``extent``."""
+    at = tuple((_pixel(x1, size, extent), (size - 1) - _pixel(x2, size, extent)) for x1, x2, _ in marks)  # row 0: x2 = HIGH
+    return _markers(size, at, tuple(t for *_, t in marks), test)
 
 
-def _markers(size: int, at: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The table rows' markers at pixel centres ``at`` (one per row) on a ``size`` tile as (rows,
+def _markers(size: int, at: tuple[tuple[float, float], ...], targets: tuple[float, ...],
+             test: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' markers at pixel centres ``at`` (one per row) on a ``size`` tile as (rows,
     columns, alpha, premultiplied colour) of the pixels they touch: marking is one vectorized blend."""
-    radius = min(max(size / 18, 4.5), 9.0)
+    many = len(at) > MANY
+    radius = max(size / 90, 2.2) if many else min(max(size / 18, 4.5), 9.0)
+    ring = 0.8 if many else 1.6
     box = int(2 * radius + 6)
     marked = []
-    for (cx, cy), target in zip(at, TARGETS.squeeze(-1).tolist()):
+    for (cx, cy), target in zip(at, targets):
         left, top = int(cx) - box // 2, int(cy) - box // 2
         patch_alpha, patch_colour = np.zeros((box, box)), np.zeros((box, box, 3))
-        for alpha, colour in _marker(target, radius, cx - left, cy - top, box):  # paint layers in order
+        layers = _marker(target, radius, cx - left, cy - top, box, ring, TEST_RING if test else None)
+        for alpha, colour in layers:  # paint layers in order
             patch_colour = patch_colour * (1 - alpha[..., None]) + np.asarray(colour) * alpha[..., None]
             patch_alpha = patch_alpha * (1 - alpha) + alpha
         ys, xs = np.nonzero(patch_alpha)
@@ -77,10 +88,17 @@ def _markers(size: int, at: tuple[tuple[float, float], ...]) -> tuple[np.ndarray
     return rows, cols, alpha[:, None], colour
 
 
-def _mark_table(tile: np.ndarray, at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
-    """The table's markers, where the rows sit in the input square, or at pixel centres ``at``."""
-    rows, cols, alpha, colour = _table_markers(tile.shape[0]) if at is None else _markers(tile.shape[0], at)
-    tile[rows, cols] = (tile[rows, cols] * (1 - alpha) + colour + 0.5).astype(np.uint8)
+def _mark_table(tile: np.ndarray, marks: Marks, at: tuple[tuple[float, float], ...] | None = None,
+                extent: tuple[float, float] = (LOW, HIGH), test_marks: Marks = ()) -> np.ndarray:
+    """The rows' markers, where they sit in the square ``extent``, or at pixel centres ``at`` (one
+    per mark); then a point set's test points, ringed grey."""
+    size = tile.shape[0]
+    for group, test in ((marks, False), (test_marks, True)):
+        if not group:
+            continue
+        rows, cols, alpha, colour = (_table_markers(size, group, extent, test) if at is None or test
+                                     else _markers(size, at, tuple(t for *_, t in group)))
+        tile[rows, cols] = (tile[rows, cols] * (1 - alpha) + colour + 0.5).astype(np.uint8)
     return tile
 
 
@@ -99,20 +117,23 @@ def _decision_line(logit: np.ndarray, width: float = 1.8) -> np.ndarray:
     return np.fmin(np.fmax(alpha, 0.0), 1.0)  # fmax/fmin also turn NaN (0 / 0) into 0
 
 
-def boundary_tile(field: np.ndarray, head: str = "logit", at: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
+def boundary_tile(field: np.ndarray, head: str = "logit", marks: Marks = (),
+                  at: tuple[tuple[float, float], ...] | None = None, extent: tuple[float, float] = (LOW, HIGH),
+                  test_marks: Marks = ()) -> np.ndarray:
     """p(y=1) of one ``[R, R]`` decision field (the logit, or a linear head's output - 1/2):
-    colours, the p = 0.5 line, the table (or its rows at pixel centres ``at``), a frame."""
+    colours, the p = 0.5 line, the rows ``marks`` (or at pixel centres ``at``), a frame."""
     z = field[::-1]  # field rows start at the plane's lowest value; picture rows start at the top
     prob = 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))) if head == "logit" else np.clip(z + 0.5, 0.0, 1.0)
     tile = canvas.colourize(prob, PROB_CMAP, 0.0, 1.0)
     canvas.paint_sparse(tile, _decision_line(z), BLACK)
-    return canvas.frame(_mark_table(tile, at))
+    return canvas.frame(_mark_table(tile, marks, at, extent, test_marks))
 
 
-def unit_tile(activation: np.ndarray, limit: float) -> np.ndarray:
+def unit_tile(activation: np.ndarray, limit: float, marks: Marks = (),
+              extent: tuple[float, float] = (LOW, HIGH)) -> np.ndarray:
     """One unit's ``[R, R]`` activation on the symmetric scale [-limit, limit]: 0 is white."""
     tile = canvas.colourize(activation[::-1], UNIT_CMAP, -limit, limit)
-    return canvas.frame(_mark_table(tile))
+    return canvas.frame(_mark_table(tile, marks, extent=extent))
 
 
 def with_axes(tile: np.ndarray, ticks: tuple[float, ...] = (0, 1), low: float = LOW, high: float = HIGH,
@@ -132,8 +153,9 @@ def with_axes(tile: np.ndarray, ticks: tuple[float, ...] = (0, 1), low: float = 
 
 
 @lru_cache(maxsize=2)
-def legend() -> np.ndarray:
-    """What the marks mean: circle target 1, square target 0, black line p = 0.5."""
+def legend(test: bool = False) -> np.ndarray:
+    """What the marks mean: circle target 1, square target 0, black line p = 0.5; with ``test``
+    also the grey ring of a point set's test points."""
     box = 18
     pieces = []
     for target, words in ((1.0, "target 1"), (0.0, "target 0")):
@@ -144,6 +166,11 @@ def legend() -> np.ndarray:
     line = canvas.blank(box, 26)
     line[box // 2 - 1:box // 2 + 1, 2:24] = BLACK
     pieces += [line, canvas.pad(text("p = 0.5 (the decision line)", 11), top=2)]
+    if test:
+        sign = canvas.blank(box, box)
+        for alpha, colour in _marker(1.0, 6.0, box / 2 - 0.5, box / 2 - 0.5, box, ring_colour=TEST_RING):
+            canvas.paint(sign, alpha, colour)
+        pieces += [sign, canvas.pad(text("test point (grey ring; never trained on)", 11), top=2)]
     out = canvas.hstack([p if i % 2 == 0 else canvas.pad(p, right=14) for i, p in enumerate(pieces)], gap=4)
     out.flags.writeable = False
     return out
