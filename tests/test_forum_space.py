@@ -13,6 +13,7 @@ from torch import nn
 from tests.helpers import REPO
 from xor_lightning.core.data import INPUTS, TARGETS
 from xor_lightning.core.module import XORModule, make_optimizer
+from xor_lightning.core.task import XOR
 
 # The thread's nn.Softmax() without dim, and KLDivLoss's 'mean', warn; we build them as the thread does.
 pytestmark = pytest.mark.filterwarnings("ignore:Implicit dimension choice", "ignore:reduction. 'mean' divides")
@@ -90,8 +91,8 @@ def test_the_softmax_family_acts_over_a_layers_units():
     # softshrink outputs 0 (derivative 0) on [-0.5, 0.5]: every unit there on every row is off for good
     ("softshrink", (0.1, 0.0), "dead"),
     ("relu6", (-1.0, -0.5), "dead"),  # below 0, as ReLU
-    ("hardtanh", (5.0, 2.0), "saturated"),  # beyond +-1: clipped, derivative 0
-    ("softmax", (0.0, 40.0), "saturated"),  # one unit takes the whole row on every row
+    ("hardtanh", (5.0, 2.0), "saturated units"),  # beyond +-1: clipped, derivative 0
+    ("softmax", (0.0, 40.0), "saturated units"),  # one unit takes the whole row on every row
 ])
 def test_dead_and_saturated_for_the_new_activations(activation, first_layer, cause):
     from xor_lightning.core.diagnosis import diagnose
@@ -117,7 +118,7 @@ def _trained(optimizer: str, seed: int, seeds: int, batch_size: int | None, epoc
     model = {"hidden": [5], "activation": "tanh", "init": "pytorch", "init_std": 1.0}
     module = XORModule(model, _group("loss", "bce_with_logits"), _group("optimizer", optimizer), seed=seed, seeds=seeds)
     opt = make_optimizer(module.hparams.optimizer, module.net.parameters())
-    data = TruthTableDataModule(batch_size, shuffle=batch_size is not None, seed=seed, members=seeds)
+    data = TruthTableDataModule(XOR, batch_size, shuffle=batch_size is not None, seed=seed, members=seeds)
     for epoch in range(epochs):
         order = data.epoch_rows(epoch)
         for part in data.step_slices():

@@ -11,6 +11,7 @@ import torch
 from xor_lightning.core.data import TARGETS
 from xor_lightning.core.evaluation import Evaluation
 from xor_lightning.core.stats import wilson_interval
+from xor_lightning.core.task import XOR
 from xor_lightning.views import numbers
 from xor_lightning.views.progress import ProgressLines
 from xor_lightning.views.run_report import _headline
@@ -25,7 +26,7 @@ def _evaluation(k: int, solved: int, first: list[int]) -> Evaluation:
     first_solved = torch.tensor([first[i % len(first)] if i < solved else -1 for i in range(k)])
     return Evaluation(seed=0, probs=probs, losses=torch.full((k,), 0.1), solved=torch.arange(k) < solved,
                       first_solved=first_solved, diverged_at=torch.full((k,), -1), best_epoch=first_solved,
-                      epochs_trained=torch.full((k,), 1000))
+                      epochs_trained=torch.full((k,), 1000), task=XOR)
 
 
 def _no_full_marks(text: str) -> None:
@@ -58,7 +59,7 @@ def test_one_of_3000_never_prints_zero():
 def test_progress_line_never_rounds_the_last_member_away(caplog):
     lines = ProgressLines(max_epochs=10, every_seconds=0)
     seen = SimpleNamespace(success=2999 / 3000, val_loss=0.1)
-    module = SimpleNamespace(epochs_done=10, block=SimpleNamespace(last=seen))
+    module = SimpleNamespace(epochs_done=10, block=SimpleNamespace(last=seen), hparams=SimpleNamespace(seeds=3000))
     with caplog.at_level(logging.INFO, logger="xor_lightning.views.progress"):
         lines._line(module, now=1.0, final=True)
     assert "99.97% of members solved" in caplog.text
