@@ -9,7 +9,7 @@ forward, the *sum* of per-member losses, backward, optimizer step. Per-epoch fac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -21,26 +21,9 @@ from xor_lightning.core.epoch_scalars import log_epochs
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.nets import Population, init_options, per_member
+from xor_lightning.core.optim import PopulationOptimizer, make_optimizer
 
-
-def _plain(value: Any) -> Any:
-    """Config containers as plain dicts and lists (torch's optimizers check ``betas`` and the like)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_plain(v) for v in value]
-    return value
-
-
-def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """``optimizer: {_target_: torch.optim.NAME, ...arguments}`` built without Hydra, so the science
-    runs as a library. Only torch.optim classes: run/checks.py refuses any other target first."""
-    args = _plain(spec)
-    where, _, name = args.pop("_target_").rpartition(".")
-    args = {k: v for k, v in args.items() if not k.startswith("_")}  # Hydra's own keys (_partial_)
-    if where != "torch.optim" or not isinstance(getattr(torch.optim, name, None), type):
-        raise ValueError(f"optimizer._target_={where}.{name}: not a torch.optim class")
-    return getattr(torch.optim, name)(params, **args)
+__all__ = ["XORModule", "make_optimizer"]  # make_optimizer: also read from here (run/checkpoint_sections.py)
 
 
 class XORModule(pl.LightningModule):
@@ -93,7 +76,7 @@ class XORModule(pl.LightningModule):
         logits = self(x)
         return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> PopulationOptimizer:
         return make_optimizer(self.hparams.optimizer, self.net.parameters())
 
     def on_train_start(self) -> None:
