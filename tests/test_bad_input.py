@@ -64,6 +64,9 @@ TRAIN_ROWS = [
     _row(["trainer.max_epochs=0"], ["trainer.max_epochs", ">= 1"]),
     _row(["data.batch_size=0"], ["data.batch_size", "1 to 4"]),
     _row(["data.batch_size=5"], ["data.batch_size", "1 to 4"], pytest.mark.slow),
+    _row(["budgets=[100,5000]"], ["budgets=[100, 5000]", "beyond trainer.max_epochs=1000"], pytest.mark.slow),
+    _row(["optimizer=lbfgs"], ["optimizer=lbfgs", "not elementwise"], pytest.mark.slow),
+    _row(["loss.input=sigmoid"], ["loss.input", "probabilities, logits"], pytest.mark.slow),
     # unknown key
     _row(["model.foo=1"], ["model.foo", "hidden", "+model.foo"]),
     _row(["foo=1"], ["foo", "seeds", "+foo"], pytest.mark.slow),
@@ -92,7 +95,7 @@ TRAIN_ROWS = [
     _row(["hydra.run.dir=${oc.env:XOR_TEST_UNSET}"], ["hydra.run.dir=", "cannot be resolved"], pytest.mark.slow),
     _row(["experiment=../train"], ["experiment='../train'", "a group choice is a name", "forum_sweep"]),
     _row(["+loss.foo=1"], ["loss.foo", "not an option of loss=bce_with_logits"], pytest.mark.slow),
-    _row(["loss=smooth_l1", "+loss.reduction=sum"], ["loss.reduction", "its options: beta"], pytest.mark.slow),
+    _row(["loss=smooth_l1", "+loss.reduction=sum"], ["loss.reduction", "its options: input, beta"], pytest.mark.slow),
     _row(["hydra.run.dir=/proc/xor-test/run"], ["hydra.run.dir=/proc/xor-test/run", "cannot write in /proc"], ON_LINUX),
     _row(["paths.checkpoint_dir=/proc/xor-test"], ["paths.checkpoint_dir=/proc/xor-test", "cannot write"],
          [ON_LINUX, pytest.mark.slow]),

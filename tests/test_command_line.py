@@ -33,7 +33,9 @@ def test_help_lists_commands_and_groups(tmp_path, capsys):
     assert "train" in capsys.readouterr().out
     res = run_cli("train", "--help", cwd=tmp_path)
     assert res.returncode == 0
-    for text in ("loss: bce, bce_with_logits, l1, mse, smooth_l1", "optimizer: adagrad, adam, adamw, rmsprop, sgd",
+    for text in ("loss: bce, bce_with_logits, hinge_embedding, kl_div, l1, mse, multilabel_soft_margin, poisson_nll, "
+                 "smooth_l1, soft_margin",
+                 "optimizer: adadelta, adagrad, adam, adamax, adamw, asgd, rmsprop, rprop, sgd",
                  "device: auto, cpu, cuda, mps", "trainer.max_epochs=1000"):
         assert text in res.stdout, text
     res = run_cli("evaluate", "--help", cwd=tmp_path)

@@ -53,7 +53,8 @@ def test_commands_then_keys_groups_and_choices(tmp_path):
     assert tab("xor-lightning tr", tmp_path) == ["train"]
     assert tab("xor-lightning train model.act", tmp_path) == ["model.activation="]
     assert tab("xor-lightning train loss=", tmp_path) == [
-        "loss=bce", "loss=bce_with_logits", "loss=l1", "loss=mse", "loss=smooth_l1"]
+        "loss=bce", "loss=bce_with_logits", "loss=hinge_embedding", "loss=kl_div", "loss=l1", "loss=mse",
+        "loss=multilabel_soft_margin", "loss=poisson_nll", "loss=smooth_l1", "loss=soft_margin"]
     assert tab("xor-lightning train seeds=8 optimizer=sgd optimizer.mom", tmp_path) == ["optimizer.momentum="]
     assert "hydra/launcher=submitit_local" in tab("xor-lightning train -m hydra/launcher=", tmp_path)
 

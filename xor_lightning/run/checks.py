@@ -127,7 +127,7 @@ def check_loss(loss: Any) -> None:
     options = LOSS_OPTIONS.get(loss["name"], ())
     for key in loss:
         if key not in ("name", "input") and key not in options:
-            raise UserError(f"loss.{key} is not an option of loss={loss['name']}; its options: {', '.join(options) or 'none'}")
+            raise UserError(f"loss.{key} is not an option of loss={loss['name']}; its options: {', '.join(('input', *options))}")
     if "beta" in loss:
         _number("loss.beta", loss["beta"], 0.0)
     given = loss.get("input")  # absent in checkpoints older than the key: the loss's default
