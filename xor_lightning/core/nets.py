@@ -142,7 +142,11 @@ class Population(nn.Module):
         init_bound: float = 1.0,
         output: str = "logit",
         start: str | None = None,
+        per_member: Mapping[str, Sequence] | None = None,
     ) -> None:
+        """``per_member`` (members.MemberTable columns as lists: ``seed``, ``init_std``,
+        ``output_init_std``, ``init_bound``) gives each member its own; absent: member i is seeded
+        ``seed + i`` with the scalars given."""
         super().__init__()
         self.widths = [in_features, *hidden, out_features]
         self.activation = ACTIVATIONS[activation]
@@ -161,7 +165,10 @@ class Population(nn.Module):
             self.weights = nn.ParameterList(nn.Parameter(torch.empty(members, i, o)) for i, o in pairs)
             self.biases = nn.ParameterList(nn.Parameter(torch.empty(members, 1, o)) for _, o in pairs)
             return
-        layers = [init_member(seed + i, self.widths, init, init_std, output_init_std, init_bound) for i in range(members)]
+        own = {"seed": [seed + i for i in range(members)], "init_std": [init_std] * members,
+               "output_init_std": [output_init_std] * members, "init_bound": [init_bound] * members, **(per_member or {})}
+        layers = [init_member(int(own["seed"][i]), self.widths, init, own["init_std"][i], own["output_init_std"][i],
+                              own["init_bound"][i]) for i in range(members)]
         # Stack member-major lists into per-layer tensors: weight [K, in, out], bias [K, 1, out].
         self.weights = nn.ParameterList(nn.Parameter(torch.stack([m[j][0].T for m in layers])) for j in range(len(pairs)))
         self.biases = nn.ParameterList(
