@@ -60,16 +60,17 @@ def test_every_offered_optimizer_has_a_case():
     assert set(MEMBERS) == set(OPTIMIZERS)
 
 
+@pytest.mark.parametrize("n", [STEPS, pytest.param(1000, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("target", MEMBERS)
-def test_each_member_is_torch_optim_alone_bit_for_bit(target):
+def test_each_member_is_torch_optim_alone_bit_for_bit(target, n):
     members = MEMBERS[target]
     init = start(len(members))
     params, opt = population(target, members, init)
-    steps(params, opt, STEPS)
+    steps(params, opt, n)
     cls = getattr(torch.optim, target.rsplit(".", 1)[1])
     for k, args in enumerate(members):
         lone = [torch.nn.Parameter(t[k].clone()) for t in init]
-        steps(lone, cls(lone, foreach=False, **args), STEPS)
+        steps(lone, cls(lone, foreach=False, **args), n)
         for mine, theirs in zip(params, lone):
             assert torch.equal(mine[k], theirs), f"{target} member {k} ({args}) differs from torch.optim"
 
@@ -131,3 +132,48 @@ def test_hyperparameters_are_one_float64_per_member():
     assert opt.hyper["lr"].dtype == torch.float64 and opt.hyper["amsgrad"].dtype == torch.bool
     with pytest.raises(ValueError, match="lr: \\[2\\] values for 5 members"):
         make_optimizer({"_target_": "torch.optim.Adam", "lr": 0.05}, params, {"lr": [0.1, 0.2]})
+
+
+MIXED = [("torch.optim.SGD", dict(lr=0.1)), ("torch.optim.SGD", dict(lr=0.05, momentum=0.9)),
+         ("torch.optim.Adam", dict(lr=0.02, amsgrad=True)), ("torch.optim.Adam", dict(lr=0.05)),
+         ("torch.optim.ASGD", dict(lr=0.1, t0=3)), ("torch.optim.Rprop", dict(lr=0.01))]
+
+
+def mixed(init: list[torch.Tensor]) -> tuple[list, PopulationOptimizer]:
+    """One optimizer whose members use different rules: each run of one rule is a part."""
+    params = [torch.nn.Parameter(t.clone()) for t in init]
+    parts, k = [], 0
+    while k < len(MIXED):
+        end = k
+        while end < len(MIXED) and MIXED[end][0] == MIXED[k][0]:
+            end += 1
+        values = [member_values(MIXED[k][0], a) for _, a in MIXED[k:end]]
+        parts.append((MIXED[k][0], MIXED[k][1], {n: [v[n] for v in values] for n in values[0]}, slice(k, end)))
+        k = end
+    return params, PopulationOptimizer(params, "torch.optim.SGD", {"lr": 0.1}, parts=parts)
+
+
+def test_members_with_different_rules_are_each_torch_optim_alone():
+    init = start(len(MIXED), seed=2)
+    params, opt = mixed(init)
+    steps(params, opt, STEPS)
+    for k, (target, args) in enumerate(MIXED):
+        lone = [torch.nn.Parameter(t[k].clone()) for t in init]
+        steps(lone, getattr(torch.optim, target.rsplit(".", 1)[1])(lone, foreach=False, **args), STEPS)
+        assert all(torch.equal(mine[k], theirs) for mine, theirs in zip(params, lone)), (target, args)
+    state = opt.state_dict()["state"][0]
+    assert {"1.exp_avg", "1.max_exp_avg_sq", "0.momentum_buffer", "2.eta", "3.step_size"} <= set(state)
+    assert state["1.exp_avg"].shape == params[0].shape and state["2.eta"].shape == (len(MIXED),)  # full size
+
+
+def test_a_mixed_optimizers_state_reloads_and_continues_bit_identically():
+    init = start(len(MIXED), seed=3)
+    whole, opt = mixed(init)
+    steps(whole, opt, 40)
+    first, opt_a = mixed(init)
+    steps(first, opt_a, 15)
+    saved = copy.deepcopy(opt_a.state_dict())
+    resumed, opt_b = mixed([p.detach() for p in first])
+    opt_b.load_state_dict(saved)
+    steps(resumed, opt_b, 25)
+    assert all(torch.equal(p, q) for p, q in zip(whole, resumed))

@@ -162,8 +162,7 @@ def _nonzero(h: _Hyper, name: str, p: torch.Tensor, when: Callable[[], torch.Ten
     return torch.where(h(name + "!=0", p, lambda f: f(name) != 0), when(), otherwise)
 
 
-def _grad(h: _Hyper, p: torch.Tensor) -> torch.Tensor:
-    g = p.grad
+def _grad(h: _Hyper, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return _select(h, "maximize", p, lambda: -g, g)
 
 
@@ -179,8 +178,8 @@ def _step_count(state: dict) -> float:
 
 # -- the rules: one function each, updating one parameter (a view of some members) in place ----------
 
-def _sgd(p: torch.Tensor, state: dict, h: _Hyper) -> None:
-    g = _l2(h, p, _grad(h, p))
+def _sgd(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
+    g = _l2(h, p, _grad(h, p, grad))
     if h.any("momentum"):
         buf = state.get("momentum_buffer")
         if buf is None:
@@ -192,9 +191,9 @@ def _sgd(p: torch.Tensor, state: dict, h: _Hyper) -> None:
     _add_(p, g, h("-lr", p, lambda f: -f("lr")))
 
 
-def _adam(p: torch.Tensor, state: dict, h: _Hyper) -> None:
+def _adam(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     step = _step_count(state)
-    g = _grad(h, p)
+    g = _grad(h, p, grad)
     if h.any("weight_decay"):
         if h.any("decoupled_weight_decay"):  # AdamW: param.mul_(1 - lr * weight_decay)
             p.mul_(h("1-lr*wd", p, lambda f: _where(f("decoupled_weight_decay"), 1 - f("lr") * f("weight_decay"), 1.0)))
@@ -219,9 +218,9 @@ def _where(flag: Any, yes: Any, no: Any) -> Any:
     return torch.where(flag, yes, no) if torch.is_tensor(flag) else (yes if flag else no)
 
 
-def _adamax(p: torch.Tensor, state: dict, h: _Hyper) -> None:
+def _adamax(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     step = _step_count(state)
-    g = _l2(h, p, _grad(h, p))
+    g = _l2(h, p, _grad(h, p, grad))
     exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
     exp_avg.lerp_(g, h("1-beta1", p, lambda f: 1 - f("beta1")))
     norm_buf = torch.cat([exp_inf.mul_(h("beta2", p)).unsqueeze(0), g.abs().add_(h("eps", p)).unsqueeze_(0)], 0)
@@ -230,9 +229,9 @@ def _adamax(p: torch.Tensor, state: dict, h: _Hyper) -> None:
     _addcdiv_(p, exp_avg, exp_inf, h.cast(-clr, p))
 
 
-def _rmsprop(p: torch.Tensor, state: dict, h: _Hyper) -> None:
+def _rmsprop(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     _step_count(state)
-    g = _l2(h, p, _grad(h, p))
+    g = _l2(h, p, _grad(h, p, grad))
     square_avg = state["square_avg"]
     _addcmul_(square_avg.mul_(h("alpha", p)), g, g, h("1-alpha", p, lambda f: 1 - f("alpha")))
     avg = square_avg.sqrt()
@@ -253,9 +252,9 @@ def _rmsprop(p: torch.Tensor, state: dict, h: _Hyper) -> None:
         p.copy_(_nonzero(h, "momentum", p, lambda: _add_(p.clone(), buf, lr), _addcdiv_(p.clone(), g, avg, lr)))
 
 
-def _adagrad(p: torch.Tensor, state: dict, h: _Hyper) -> None:
+def _adagrad(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     step = _step_count(state)
-    g = _l2(h, p, _grad(h, p))
+    g = _l2(h, p, _grad(h, p, grad))
     clr = h.f64("lr", p) / (1 + (step - 1) * h.f64("lr_decay", p))
     state_sum = state["sum"]
     state_sum.addcmul_(g, g, value=1)
@@ -263,9 +262,9 @@ def _adagrad(p: torch.Tensor, state: dict, h: _Hyper) -> None:
     _addcdiv_(p, g, std, h.cast(-clr, p))
 
 
-def _adadelta(p: torch.Tensor, state: dict, h: _Hyper) -> None:
+def _adadelta(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     _step_count(state)
-    g = _l2(h, p, _grad(h, p))
+    g = _l2(h, p, _grad(h, p, grad))
     square_avg, acc_delta = state["square_avg"], state["acc_delta"]
     rho, one_minus_rho = h("rho", p), h("1-rho", p, lambda f: 1 - f("rho"))
     _addcmul_(square_avg.mul_(rho), g, g, one_minus_rho)
@@ -276,9 +275,9 @@ def _adadelta(p: torch.Tensor, state: dict, h: _Hyper) -> None:
     _add_(p, delta, h("-lr", p, lambda f: -f("lr")))
 
 
-def _asgd(p: torch.Tensor, state: dict, h: _Hyper) -> None:
+def _asgd(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     step = _step_count(state)
-    g = _l2(h, p, _grad(h, p))
+    g = _l2(h, p, _grad(h, p, grad))
     eta, mu, ax = state["eta"], state["mu"], state["ax"]
     eta64 = eta.to(torch.float64)  # torch reads eta as a Python float
     p.mul_(_Hyper.cast(1 - h.f64("lambd", p) * eta64, p))
@@ -295,9 +294,9 @@ def _asgd(p: torch.Tensor, state: dict, h: _Hyper) -> None:
     mu.copy_(1 / torch.clamp(step - torch.as_tensor(h.f64("t0", p), dtype=torch.float64), min=1))
 
 
-def _rprop(p: torch.Tensor, state: dict, h: _Hyper) -> None:
+def _rprop(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     _step_count(state)
-    g = _grad(h, p)
+    g = _grad(h, p, grad)
     prev, step_size = state["prev"], state["step_size"]
     sign = g.mul(prev).sign()
     etaminus = h("etaminus", p)
@@ -326,7 +325,7 @@ class Rule:
     """One optimizer rule: its update and the state it keeps per parameter (name -> maker, and
     whether the state exists for these hyperparameters)."""
 
-    update: Callable[[torch.Tensor, dict, _Hyper], None]
+    update: Callable[[torch.Tensor, torch.Tensor, dict, _Hyper], None]  # (param, grad, state, hyper)
     state: Mapping[str, Callable[[torch.Tensor, _Hyper], torch.Tensor]]
     when: Mapping[str, Callable[[_Hyper], bool]] = None  # type: ignore[assignment]
     at_init: bool = False  # Adagrad makes its state in __init__, the others at the first step
@@ -356,30 +355,85 @@ RULES: dict[str, Rule] = {
 RULES["torch.optim.AdamW"] = RULES["torch.optim.Adam"]
 
 
+@dataclass
+class Part:
+    """The members ``members`` (a slice of dim 0) updated by one rule with their own hyperparameters."""
+
+    target: str
+    members: slice
+    hyper: dict[str, torch.Tensor]
+
+    def __post_init__(self) -> None:
+        self.rule = RULES[self.target]
+        self.h = _Hyper(self.hyper)
+
+    def fresh_state(self, p: torch.Tensor) -> dict:
+        with torch.no_grad():
+            return {name: make(p, self.h) for name, make in self.rule.state.items() if self.rule.makes(name, self.h)}
+
+
 class PopulationOptimizer(torch.optim.Optimizer):
-    """One torch.optim rule over stacked ``[K, ...]`` parameters, member k with hyperparameters
+    """torch.optim rules over stacked ``[K, ...]`` parameters, member k with hyperparameters
     ``hyper[name][k]``. ``defaults``/``param_groups`` hold the config's arguments as given (what
-    state_dict records); the update reads ``hyper`` only."""
+    state_dict records); the update reads ``hyper`` only.
+
+    ``parts`` (``(target, args, hyper, members slice)`` each) gives slices of the members rules of
+    their own; then each part's state is kept under ``"{part}.{name}"``, full size (a member outside
+    the part keeps zeros there), so the divergence freeze and the checkpoint checks see one layout.
+    One part (the default: every member, ``target``) keeps torch's own state names."""
 
     def __init__(self, params: Iterable[torch.nn.Parameter], target: str, args: Mapping[str, Any],
-                 hyper: Mapping[str, torch.Tensor | Sequence[float]] | None = None) -> None:
-        if target not in RULES:
-            raise ValueError(f"optimizer._target_={target}: not one of {', '.join(RULES)}")
+                 hyper: Mapping[str, torch.Tensor | Sequence[float]] | None = None,
+                 parts: Sequence[tuple[str, Mapping[str, Any], Mapping | None, slice]] | None = None) -> None:
         super().__init__(params, dict(args))
         if len(self.param_groups) != 1:
             raise ValueError("the population optimizer takes one group of parameters")
         members = self.param_groups[0]["params"][0].shape[0]
-        values = {**member_values(target, args), **(hyper or {})}
-        self.target, self.rule = target, RULES[target]
-        self.hyper = {name: _member_tensor(name, v, members) for name, v in values.items()}
-        self._h = _Hyper(self.hyper)
-        if self.rule.at_init:
-            for p in self.param_groups[0]["params"]:
-                self.state[p].update(self._fresh_state(p))
+        self.parts = [self._part(t, a, hy, sl, members) for t, a, hy, sl in (parts or [(target, args, hyper, slice(0, members))])]
+        self.target, self.hyper = self.parts[0].target, self.parts[0].hyper  # one part: the whole table
+        for p in self.param_groups[0]["params"]:
+            for i, part in enumerate(self.parts):
+                if part.rule.at_init:
+                    self._keep(p, i, part, part.fresh_state(p[part.members]))
 
-    def _fresh_state(self, p: torch.Tensor) -> dict:
-        with torch.no_grad():
-            return {name: make(p, self._h) for name, make in self.rule.state.items() if self.rule.makes(name, self._h)}
+    @staticmethod
+    def _part(target: str, args: Mapping, hyper: Mapping | None, members: slice, total: int) -> Part:
+        if target not in RULES:
+            raise ValueError(f"optimizer._target_={target}: not one of {', '.join(RULES)}")
+        count = len(range(*members.indices(total)))
+        values = {**member_values(target, args), **(hyper or {})}
+        return Part(target, members, {name: _member_tensor(name, v, count) for name, v in values.items()})
+
+    def _prefix(self, i: int) -> str:
+        return "" if len(self.parts) == 1 else f"{i}."
+
+    def _local(self, p: torch.Tensor, i: int, part: Part) -> dict | None:
+        """Part i's state of ``p`` under the rule's own names (views of its members), None if none yet."""
+        if p not in self.state:
+            return None
+        if len(self.parts) == 1:
+            return self.state[p]
+        prefix = self._prefix(i)
+        local = {name[len(prefix):]: (t[part.members] if t.dim() else t)
+                 for name, t in self.state[p].items() if name.startswith(prefix)}
+        return local or None
+
+    def _keep(self, p: torch.Tensor, i: int, part: Part, local: dict) -> None:
+        """New state entries of part i, stored (full size when there are several parts)."""
+        if not local:
+            return
+        if len(self.parts) == 1:
+            self.state[p] = local
+            return
+        state, prefix = self.state[p], self._prefix(i)
+        for name, t in local.items():
+            if prefix + name not in state:
+                if t.dim() == 0:
+                    state[prefix + name] = t
+                else:
+                    full = t.new_zeros((p.shape[0], *t.shape[1:]))
+                    full[part.members] = t
+                    state[prefix + name] = full
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -390,11 +444,16 @@ class PopulationOptimizer(torch.optim.Optimizer):
         for p in self.param_groups[0]["params"]:
             if p.grad is None:
                 continue
-            # self.state[p] only once there is some state: torch's SGD without momentum keeps none
-            state = self.state[p] if p in self.state else self._fresh_state(p)
-            self.rule.update(p, state, self._h)
-            if state and p not in self.state:
-                self.state[p] = state
+            for i, part in enumerate(self.parts):
+                # self.state[p] only once there is some state: torch's SGD without momentum keeps none
+                view, grad = (p, p.grad) if len(self.parts) == 1 else (p[part.members], p.grad[part.members])
+                local = self._local(p, i, part)
+                fresh = local is None
+                local = part.fresh_state(view) if fresh else local
+                before = set(local)
+                part.rule.update(view, grad, local, part.h)
+                if fresh or set(local) != before:
+                    self._keep(p, i, part, {k: v for k, v in local.items() if fresh or k not in before})
         return loss
 
 
