@@ -84,6 +84,7 @@ class _Hyper:
         self.hyper = hyper
         self._uniform = {name: _one_value(v) for name, v in hyper.items()}
         self._cache: dict[tuple, Any] = {}
+        self._step, self._step_cache = -1.0, {}
 
     def __call__(self, name: str, p: torch.Tensor, of: Callable[[Callable], Any] | None = None) -> Number:
         """``hyper[name]`` for ``p``; or, with ``of``, the derived value ``of(self.f64)`` kept under ``name``."""
@@ -91,6 +92,16 @@ class _Hyper:
         if key not in self._cache:
             self._cache[key] = self.cast(self.f64(name, p) if of is None else of(lambda n: self.f64(n, p)), p)
         return self._cache[key]
+
+    def per_step(self, name: str, step: float, p: torch.Tensor, of: Callable[[Callable], Any]) -> Number:
+        """A value of the step count (a bias correction), computed once per step for all parameters
+        of one shape (every parameter shares the step count)."""
+        if self._step != step:
+            self._step, self._step_cache = step, {}
+        key = (name, p.dim(), p.dtype, p.device)
+        if key not in self._step_cache:
+            self._step_cache[key] = self.cast(of(lambda n: self.f64(n, p)), p)
+        return self._step_cache[key]
 
     @staticmethod
     def cast(values: Any, p: torch.Tensor) -> Number:
@@ -202,16 +213,14 @@ def _adam(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     exp_avg.lerp_(g, h("1-beta1", p, lambda f: 1 - f("beta1")))
     _addcmul_(exp_avg_sq.mul_(h("beta2", p)), g, g, h("1-beta2", p, lambda f: 1 - f("beta2")))
-    lr, beta1, beta2 = h.f64("lr", p), h.f64("beta1", p), h.f64("beta2", p)
-    bias_correction1 = 1 - beta1**step
-    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
     second = exp_avg_sq
     if h.any("amsgrad"):
         top = state["max_exp_avg_sq"]
         torch.maximum(top, exp_avg_sq, out=top)
         second = _select(h, "amsgrad", p, lambda: top, exp_avg_sq)
-    denom = (second.sqrt() / h.cast(bias_correction2_sqrt, p)).add_(h("eps", p))
-    _addcdiv_(p, exp_avg, denom, h.cast(-(lr / bias_correction1), p))
+    bias_correction2_sqrt = h.per_step("bc2_sqrt", step, p, lambda f: (1 - f("beta2") ** step) ** 0.5)
+    denom = (second.sqrt() / bias_correction2_sqrt).add_(h("eps", p))
+    _addcdiv_(p, exp_avg, denom, h.per_step("-step_size", step, p, lambda f: -(f("lr") / (1 - f("beta1") ** step))))
 
 
 def _where(flag: Any, yes: Any, no: Any) -> Any:
@@ -225,8 +234,7 @@ def _adamax(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None
     exp_avg.lerp_(g, h("1-beta1", p, lambda f: 1 - f("beta1")))
     norm_buf = torch.cat([exp_inf.mul_(h("beta2", p)).unsqueeze(0), g.abs().add_(h("eps", p)).unsqueeze_(0)], 0)
     exp_inf.copy_(torch.amax(norm_buf, 0, keepdim=False))
-    clr = h.f64("lr", p) / (1 - h.f64("beta1", p) ** step)
-    _addcdiv_(p, exp_avg, exp_inf, h.cast(-clr, p))
+    _addcdiv_(p, exp_avg, exp_inf, h.per_step("-clr", step, p, lambda f: -(f("lr") / (1 - f("beta1") ** step))))
 
 
 def _rmsprop(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
@@ -255,11 +263,10 @@ def _rmsprop(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> Non
 def _adagrad(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
     step = _step_count(state)
     g = _l2(h, p, _grad(h, p, grad))
-    clr = h.f64("lr", p) / (1 + (step - 1) * h.f64("lr_decay", p))
     state_sum = state["sum"]
     state_sum.addcmul_(g, g, value=1)
     std = state_sum.sqrt().add_(h("eps", p))
-    _addcdiv_(p, g, std, h.cast(-clr, p))
+    _addcdiv_(p, g, std, h.per_step("-clr", step, p, lambda f: -(f("lr") / (1 + (step - 1) * f("lr_decay")))))
 
 
 def _adadelta(p: torch.Tensor, grad: torch.Tensor, state: dict, h: _Hyper) -> None:
