@@ -177,3 +177,32 @@ def test_a_mixed_optimizers_state_reloads_and_continues_bit_identically():
     opt_b.load_state_dict(saved)
     steps(resumed, opt_b, 25)
     assert all(torch.equal(p, q) for p, q in zip(whole, resumed))
+
+
+RUNS = {"adam": ["optimizer=adam"], "sgd_nesterov": ["optimizer=sgd", "optimizer.momentum=0.9", "optimizer.nesterov=true"]}
+
+
+@pytest.mark.parametrize("optimizer", RUNS.values(), ids=RUNS.keys())
+def test_a_run_trains_exactly_as_torch_optim_in_a_plain_loop(train_cfg, optimizer):
+    """The app's run (the block loop, its population optimizer) ends on the very weights that
+    torch.optim gives the same population in a plain PyTorch loop."""
+    from omegaconf import OmegaConf
+
+    from xor_lightning.core.data import INPUTS, TARGETS
+    from xor_lightning.core.losses import member_losses
+    from xor_lightning.core.nets import Population
+    from xor_lightning.run.checkpoints import load_checkpoint
+    from xor_lightning.run.train import train
+
+    epochs = 60
+    cfg = train_cfg("seed=4", "seeds=3", "model.hidden=[3]", "early_stop.enabled=false", f"trainer.max_epochs={epochs}",
+                    "visuals.images=false", "visuals.histograms=false", "visuals.report=false", *optimizer)
+    trained = load_checkpoint(train(cfg)["last_checkpoint"]).net
+    args = {k: v for k, v in OmegaConf.to_container(cfg.optimizer).items() if not k.startswith("_")}
+    pop = Population(3, [3], "tanh", seed=4)
+    opt = getattr(torch.optim, cfg.optimizer._target_.rsplit(".", 1)[1])(pop.parameters(), **args)
+    for _ in range(epochs):
+        opt.zero_grad(set_to_none=True)
+        member_losses("bce_with_logits", pop(INPUTS), TARGETS).sum().backward()
+        opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), pop.parameters()))
