@@ -11,8 +11,9 @@ import torch
 
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.evaluation import evaluate_module
-from xor_lightning.run.checkpoints import load_checkpoint
+from xor_lightning.run.checkpoints import RUN_KEY, load_checkpoint
 from xor_lightning.run.checks import check_train_config
+from xor_lightning.run.resume import resume_path
 from xor_lightning.run.train import train
 
 QUIET = ("visuals.images=false", "visuals.histograms=false", "visuals.report=false", "torch_threads=1")
@@ -62,12 +63,18 @@ def test_a_budget_beyond_max_epochs_is_refused_in_one_line(train_cfg):
 
 
 def test_budgets_are_recorded_and_a_resume_keeps_them(train_cfg, tmp_path):
-    from xor_lightning.run.resume import resume_defaults, resume_path
+    from xor_lightning.core.data import INPUTS, TARGETS
+    from xor_lightning.run.resume import resume_defaults
 
-    metrics = train(train_cfg("seeds=2", "trainer.max_epochs=20", "budgets=[5,20]", *QUIET, run_id="rec"))
+    metrics = train(train_cfg("seeds=2", "trainer.max_epochs=20", "budgets=[5,20]", "loss.input=probabilities",
+                              *QUIET, run_id="rec"))
     module = load_checkpoint(metrics["last_checkpoint"])
     assert module.hparams.budgets == [5, 20] and module.facts.right_at.shape == (2, 2)
-    again = train_cfg("seeds=2", "trainer.max_epochs=40", "ckpt_path=last", *QUIET, run_id="rec")
+    # loss.input is recorded too: the reloaded module's loss is the thread's sigmoid twice
+    assert module.hparams.loss == {"name": "bce_with_logits", "input": "probabilities"}
+    twice = torch.nn.BCEWithLogitsLoss()(torch.sigmoid(module(INPUTS)[0]), TARGETS)
+    assert module.losses(INPUTS, TARGETS)[1][0].item() == pytest.approx(twice.item())
+    again = train_cfg("seeds=2", "trainer.max_epochs=40", "ckpt_path=last", "loss.input=probabilities", *QUIET, run_id="rec")
     given = ["ckpt_path=last", "run_id=rec", "trainer.max_epochs=40"]
     assert resume_defaults(again, given, tmp_path / "checkpoints" / "rec") == ["budgets=[5,20]"]
     with pytest.raises(UserError, match=r"budgets=\[\]: ckpt_path=.* was trained with budgets=\[5, 20\]"):
@@ -79,6 +86,10 @@ def test_a_checkpoint_from_before_budgets_still_loads(train_cfg, tmp_path):
     ckpt = torch.load(last, weights_only=True)
     del ckpt["hyper_parameters"]["budgets"], ckpt["state_dict"]["facts.right_at"]
     ckpt["hyper_parameters"]["loss"].pop("input")  # and from before loss.input
+    ckpt[RUN_KEY]["settings"]["loss"].pop("input")
     torch.save(ckpt, last)
     module = load_checkpoint(last)
     assert module.facts.budgets == () and evaluate_module(module).budget_rates() == {}
+    # It resumes too: its loss meant the loss's default input, which is what the config says now.
+    again = train_cfg("seeds=2", "trainer.max_epochs=10", "ckpt_path=last", *QUIET, run_id="old")
+    assert resume_path(again, tmp_path / "checkpoints" / "old") == tmp_path / "checkpoints" / "old" / "last.ckpt"
