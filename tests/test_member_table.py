@@ -70,3 +70,46 @@ def test_members_with_their_own_seed_scale_and_optimizer_arguments_train_as_alon
                 for p, q in zip(pop.parameters(), net.parameters()))
     print(f"largest |member - lone| after 100 epochs: {worst:.3g}")
     assert worst <= 1e-6
+
+
+# Three jobs of a grid (seed, init_std, optimizer): one population, each member as its lone run.
+JOBS = [(3, 1.0, ["optimizer=adam", "optimizer.lr=0.05"]),
+        (3, 2.0, ["optimizer=sgd", "optimizer.lr=0.5", "optimizer.momentum=0.9"]),
+        (8, 0.5, ["optimizer=adam", "optimizer.lr=0.02", "optimizer.betas=[0.8,0.99]"])]
+COMMON = ("model.hidden=[4]", "model.init=normal", "trainer.max_epochs=150", "block_epochs=7",
+          "visuals.images=false", "visuals.histograms=false", "visuals.report=false")
+
+
+def test_a_module_whose_members_differ_trains_each_as_its_lone_run(train_cfg, monkeypatch):
+    from omegaconf import OmegaConf
+
+    import xor_lightning.run.train as run_train
+    from xor_lightning.run.checkpoints import load_checkpoint
+
+    def cfg_of(seed, std, opt, seeds=1, run_id="x"):
+        return train_cfg(f"seed={seed}", f"seeds={seeds}", f"model.init_std={std}", *opt, *COMMON, run_id=run_id)
+
+    lone = []
+    for i, (seed, std, opt) in enumerate(JOBS):
+        lone.append(load_checkpoint(run_train.train(cfg_of(seed, std, opt, run_id=f"lone{i}"))["last_checkpoint"]))
+    jobs = [cfg_of(seed, std, opt) for seed, std, opt in JOBS]
+    table = MemberTable.concat([MemberTable.uniform(c.seed, 1, OmegaConf.to_container(c.model),
+                                                    OmegaConf.to_container(c.optimizer)) for c in jobs])
+    build = run_train.build_module
+
+    def with_members(cfg, loop=None):
+        module = build(cfg, loop)
+        return type(module)(**{**module.hparams, "members": table.to_lists()}, loop=module.loop)
+
+    monkeypatch.setattr(run_train, "build_module", with_members)
+    packed = load_checkpoint(run_train.train(cfg_of(*JOBS[0][:2], JOBS[0][2], seeds=3, run_id="packed"))["last_checkpoint"])
+    assert packed.members.seed.tolist() == [3, 3, 8]
+    mine, theirs = packed.state_dict(), [m.state_dict() for m in lone]
+    compared = 0
+    for name, value in mine.items():
+        if value.dim() and value.shape[0] == 3 and (name.startswith("net.") or name.startswith("facts.")):
+            for i in range(3):
+                assert torch.equal(value[i], theirs[i][name][0]), (name, i)
+            compared += 1
+    assert compared > 8  # the weights and every per-member fact (first solved, best epoch, stop, ...)
+    assert len({int(packed.facts.stopped_at[i]) for i in range(3)}) > 1  # each stopped at its own epoch

@@ -110,6 +110,26 @@ class MemberTable:
                 out[name] = torch.where(column.isnan(), float(default), column)
         return out
 
+    def population_columns(self) -> dict[str, list]:
+        """What nets.Population takes per member: seeds and init scales."""
+        return {"seed": self.seed.tolist(), **{name: self.model_number(name) for name in MODEL_NUMBERS}}
+
+    def optimizer_parts(self) -> list[tuple[str, dict, dict[str, torch.Tensor], slice]]:
+        """core/optim.PopulationOptimizer's parts: per run of members sharing a rule, its
+        per-member arguments."""
+        parts = []
+        for target, members in self.slices("optimizer"):
+            hyper = {name: column[members] for name, column in self.optimizer_hyper(target).items()}
+            parts.append((target, {}, hyper, members))
+        return parts
+
+    def one_choice(self, names: Sequence[str]) -> None:
+        """Refuse a table whose members differ in a choice the run cannot yet apply per member."""
+        for name in names:
+            if len(set(self.groups[name].tolist())) > 1:
+                raise ValueError(f"members differ in {name} ({', '.join(self.choices[name])}): a population "
+                                 "applies one of each for now")
+
     def model_number(self, name: str) -> list[float | None]:
         """A model number per member as a list (None where NaN: output_init_std's "same as init_std")."""
         return [None if v != v else v for v in self.numbers[name].tolist()]

@@ -20,6 +20,7 @@ from xor_lightning.core.divergence import freeze
 from xor_lightning.core.epoch_scalars import log_epochs
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
+from xor_lightning.core.members import MemberTable
 from xor_lightning.core.nets import Population, init_options, per_member
 from xor_lightning.core.optim import PopulationOptimizer, make_optimizer
 
@@ -45,12 +46,21 @@ class XORModule(pl.LightningModule):
         seeds: int = 1,
         loop: LoopPlan | None = None,
         budgets: Sequence[int] = (),
+        members: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["loop"], logger=False)
+        # members (MemberTable.to_lists()): members with seeds, init scales and optimizer arguments or
+        # rules of their own (library use; the app's runs are uniform: None, and not recorded).
+        self.save_hyperparameters(ignore=["loop"] + (["members"] if members is None else []), logger=False)
         self.automatic_optimization = False
+        self.members = MemberTable.from_lists(members) if members is not None else None
+        if self.members is not None:
+            if len(self.members) != seeds:
+                raise ValueError(f"members: {len(self.members)} rows for seeds={seeds}")
+            self.members.one_choice(("activation", "init", "loss"))
         self.net = Population(
-            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed, **init_options(model)
+            seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed, **init_options(model),
+            per_member=self.members.population_columns() if self.members is not None else None,
         )
         self.loss_name = loss["name"]
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
@@ -77,7 +87,8 @@ class XORModule(pl.LightningModule):
         return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
 
     def configure_optimizers(self) -> PopulationOptimizer:
-        return make_optimizer(self.hparams.optimizer, self.net.parameters())
+        parts = self.members.optimizer_parts() if self.members is not None else None
+        return make_optimizer(self.hparams.optimizer, self.net.parameters(), parts=parts)
 
     def on_train_start(self) -> None:
         self._params = list(self.net.parameters())

@@ -478,10 +478,11 @@ def _member_tensor(name: str, value: Any, members: int) -> torch.Tensor:
     return t.clone()
 
 
-def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter],
-                   hyper: Mapping[str, Any] | None = None) -> PopulationOptimizer:
+def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter], hyper: Mapping[str, Any] | None = None,
+                   parts: Sequence[tuple[str, Mapping[str, Any], Mapping | None, slice]] | None = None) -> PopulationOptimizer:
     """``optimizer: {_target_: torch.optim.NAME, ...arguments}`` as the population optimizer (built
-    without Hydra, so the science runs as a library); ``hyper`` overrides any argument per member."""
+    without Hydra, so the science runs as a library); ``hyper`` overrides any argument per member,
+    ``parts`` gives slices of the members rules of their own (PopulationOptimizer)."""
     args = _plain(spec)
     target = args.pop("_target_")
     args = {k: v for k, v in args.items() if not k.startswith("_")}  # Hydra's own keys (_partial_)
@@ -490,7 +491,7 @@ def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter],
     on = [k for k in SWITCHES[1:] if args.get(k)]
     if on:
         raise ValueError(f"optimizer.{on[0]}=true: the population optimizer has one implementation; leave it off")
-    return PopulationOptimizer(params, target, args, hyper)
+    return PopulationOptimizer(params, target, args, hyper, parts)
 
 
 def _plain(value: Any) -> Any:
