@@ -103,7 +103,6 @@ def test_a_module_whose_members_differ_trains_each_as_its_lone_run(train_cfg, mo
 
     monkeypatch.setattr(run_train, "build_module", with_members)
     packed = load_checkpoint(run_train.train(cfg_of(*JOBS[0][:2], JOBS[0][2], seeds=3, run_id="packed"))["last_checkpoint"])
-    assert packed.members.seed.tolist() == [3, 3, 8]
     mine, theirs = packed.state_dict(), [m.state_dict() for m in lone]
     compared = 0
     for name, value in mine.items():

@@ -50,8 +50,9 @@ class XORModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         # members (MemberTable.to_lists()): members with seeds, init scales and optimizer arguments or
-        # rules of their own (library use; the app's runs are uniform: None, and not recorded).
-        self.save_hyperparameters(ignore=["loop"] + (["members"] if members is None else []), logger=False)
+        # rules of their own (library use; the app's runs are uniform: None). Not recorded in
+        # checkpoints yet: a table read from a file would need the checks a command line gets.
+        self.save_hyperparameters(ignore=["loop", "members"], logger=False)
         self.automatic_optimization = False
         self.members = MemberTable.from_lists(members) if members is not None else None
         if self.members is not None:
