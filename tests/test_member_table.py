@@ -72,10 +72,13 @@ def test_members_with_their_own_seed_scale_and_optimizer_arguments_train_as_alon
     assert worst <= 1e-6
 
 
-# Three jobs of a grid (seed, init_std, optimizer): one population, each member as its lone run.
+# Five jobs of a grid (seed, init_std, optimizer, activation, init, loss): one population, each member as its lone run.
 JOBS = [(3, 1.0, ["optimizer=adam", "optimizer.lr=0.05"]),
         (3, 2.0, ["optimizer=sgd", "optimizer.lr=0.5", "optimizer.momentum=0.9"]),
-        (8, 0.5, ["optimizer=adam", "optimizer.lr=0.02", "optimizer.betas=[0.8,0.99]"])]
+        (8, 0.5, ["optimizer=adam", "optimizer.lr=0.02", "optimizer.betas=[0.8,0.99]"]),
+        (5, 1.0, ["optimizer=adam", "model.activation=relu", "loss=mse"]),
+        (6, 1.0, ["optimizer=sgd", "optimizer.lr=0.5", "model.activation=sigmoid", "model.init=xavier_uniform",
+                  "loss=bce_with_logits", "loss.input=probabilities"])]
 COMMON = ("model.hidden=[4]", "model.init=normal", "trainer.max_epochs=150", "block_epochs=7",
           "visuals.images=false", "visuals.histograms=false", "visuals.report=false")
 
@@ -87,14 +90,15 @@ def test_a_module_whose_members_differ_trains_each_as_its_lone_run(train_cfg, mo
     from xor_lightning.run.checkpoints import load_checkpoint
 
     def cfg_of(seed, std, opt, seeds=1, run_id="x"):
-        return train_cfg(f"seed={seed}", f"seeds={seeds}", f"model.init_std={std}", *opt, *COMMON, run_id=run_id)
+        return train_cfg(*COMMON, f"seed={seed}", f"seeds={seeds}", f"model.init_std={std}", *opt, run_id=run_id)
 
     lone = []
     for i, (seed, std, opt) in enumerate(JOBS):
         lone.append(load_checkpoint(run_train.train(cfg_of(seed, std, opt, run_id=f"lone{i}"))["last_checkpoint"]))
     jobs = [cfg_of(seed, std, opt) for seed, std, opt in JOBS]
     table = MemberTable.concat([MemberTable.uniform(c.seed, 1, OmegaConf.to_container(c.model),
-                                                    OmegaConf.to_container(c.optimizer)) for c in jobs])
+                                                    OmegaConf.to_container(c.optimizer), OmegaConf.to_container(c.loss))
+                                for c in jobs])
     build = run_train.build_module
 
     def with_members(cfg, loop=None):
@@ -102,13 +106,25 @@ def test_a_module_whose_members_differ_trains_each_as_its_lone_run(train_cfg, mo
         return type(module)(**{**module.hparams, "members": table.to_lists()}, loop=module.loop)
 
     monkeypatch.setattr(run_train, "build_module", with_members)
-    packed = load_checkpoint(run_train.train(cfg_of(*JOBS[0][:2], JOBS[0][2], seeds=3, run_id="packed"))["last_checkpoint"])
+    packed_cfg = cfg_of(*JOBS[0][:2], JOBS[0][2], seeds=len(JOBS), run_id="packed")
+    packed = load_checkpoint(run_train.train(packed_cfg)["last_checkpoint"])
     mine, theirs = packed.state_dict(), [m.state_dict() for m in lone]
     compared = 0
     for name, value in mine.items():
-        if value.dim() and value.shape[0] == 3 and (name.startswith("net.") or name.startswith("facts.")):
-            for i in range(3):
+        if value.dim() and value.shape[0] == len(JOBS) and (name.startswith("net.") or name.startswith("facts.")):
+            for i in range(len(JOBS)):
                 assert torch.equal(value[i], theirs[i][name][0]), (name, i)
             compared += 1
     assert compared > 8  # the weights and every per-member fact (first solved, best epoch, stop, ...)
-    assert len({int(packed.facts.stopped_at[i]) for i in range(3)}) > 1  # each stopped at its own epoch
+    assert len({int(packed.facts.stopped_at[i]) for i in range(len(JOBS))}) > 1  # each stopped at its own epoch
+
+
+def test_members_with_their_own_activation_are_evaluated_alone_and_as_a_subset():
+    table = MemberTable.concat([MemberTable.uniform(s, 2, {**MODEL, "activation": a}, SGD)
+                                for s, a in ((0, "tanh"), (2, "relu"), (4, "sigmoid"))])
+    pop = Population(6, [4], "tanh", "normal", per_member=table.population_columns())
+    whole = pop(INPUTS)
+    for i, (s, a) in enumerate(((0, "tanh"), (0, "tanh"), (2, "relu"), (2, "relu"), (4, "sigmoid"), (4, "sigmoid"))):
+        alone = Population(1, [4], a, "normal", seed=s + i % 2)
+        assert torch.equal(whole[i], alone(INPUTS)[0])
+    assert torch.equal(pop(INPUTS, only=[5, 0, 3]), whole[[5, 0, 3]])

@@ -12,6 +12,7 @@ Plain lists in and out (``to_lists``/``from_lists``), for checkpoints and member
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,7 @@ class MemberTable:
             row[name] = float("nan") if value is None else float(value)
         numbers = {name: _column([value] * seeds) for name, value in row.items()}
         choice = {"optimizer": target, "activation": model["activation"], "init": model.get("init", "pytorch"),
-                  "loss": (loss or {}).get("name", "")}
+                  "loss": json.dumps(dict(loss or {}), sort_keys=True)}  # the whole loss: name, options, input
         return cls(
             seed=torch.arange(seed, seed + seeds, dtype=torch.int64), numbers=numbers,
             choices={k: [v] for k, v in choice.items()}, groups={k: torch.zeros(seeds, dtype=torch.int64) for k in choice},
@@ -112,7 +113,13 @@ class MemberTable:
 
     def population_columns(self) -> dict[str, list]:
         """What nets.Population takes per member: seeds and init scales."""
-        return {"seed": self.seed.tolist(), **{name: self.model_number(name) for name in MODEL_NUMBERS}}
+        init = [self.choices["init"][g] for g in self.groups["init"].tolist()]
+        return {"seed": self.seed.tolist(), "init": init, "activation": self.slices("activation"),
+                **{name: self.model_number(name) for name in MODEL_NUMBERS}}
+
+    def loss_runs(self) -> list[tuple[dict, slice]]:
+        """``(loss config, slice)`` per run of members sharing a loss (name, options and input)."""
+        return [(json.loads(value), members) for value, members in self.slices("loss")]
 
     def optimizer_parts(self) -> list[tuple[str, dict, dict[str, torch.Tensor], slice]]:
         """core/optim.PopulationOptimizer's parts: per run of members sharing a rule, its
@@ -122,13 +129,6 @@ class MemberTable:
             hyper = {name: column[members] for name, column in self.optimizer_hyper(target).items()}
             parts.append((target, {}, hyper, members))
         return parts
-
-    def one_choice(self, names: Sequence[str]) -> None:
-        """Refuse a table whose members differ in a choice the run cannot yet apply per member."""
-        for name in names:
-            if len(set(self.groups[name].tolist())) > 1:
-                raise ValueError(f"members differ in {name} ({', '.join(self.choices[name])}): a population "
-                                 "applies one of each for now")
 
     def model_number(self, name: str) -> list[float | None]:
         """A model number per member as a list (None where NaN: output_init_std's "same as init_std")."""

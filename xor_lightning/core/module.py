@@ -58,13 +58,14 @@ class XORModule(pl.LightningModule):
         if self.members is not None:
             if len(self.members) != seeds:
                 raise ValueError(f"members: {len(self.members)} rows for seeds={seeds}")
-            self.members.one_choice(("activation", "init", "loss"))
         self.net = Population(
             seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed, **init_options(model),
             per_member=self.members.population_columns() if self.members is not None else None,
         )
         self.loss_name = loss["name"]
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
+        runs = self.members.loss_runs() if self.members is not None else []
+        self._loss_runs = runs if len(runs) > 1 else None  # members with losses of their own: a slice each
         self.facts = MemberFacts(self.net, tuple(sorted(set(budgets))))
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))  # table epochs trained
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
@@ -85,7 +86,11 @@ class XORModule(pl.LightningModule):
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)
-        return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
+        if self._loss_runs is None:
+            return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
+        parts = [member_losses(spec["name"], logits[part], y[part] if y.dim() == 3 else y, self.net.output,
+                               **{k: v for k, v in spec.items() if k != "name"}) for spec, part in self._loss_runs]
+        return logits, torch.cat(parts)
 
     def configure_optimizers(self) -> PopulationOptimizer:
         parts = self.members.optimizer_parts() if self.members is not None else None
