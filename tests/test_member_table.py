@@ -126,5 +126,8 @@ def test_members_with_their_own_activation_are_evaluated_alone_and_as_a_subset()
     whole = pop(INPUTS)
     for i, (s, a) in enumerate(((0, "tanh"), (0, "tanh"), (2, "relu"), (2, "relu"), (4, "sigmoid"), (4, "sigmoid"))):
         alone = Population(1, [4], a, "normal", seed=s + i % 2)
-        assert torch.equal(whole[i], alone(INPUTS)[0])
-    assert torch.equal(pop(INPUTS, only=[5, 0, 3]), whole[[5, 0, 3]])
+        assert all(torch.equal(p[i], q[0]) for p, q in zip(pop.parameters(), alone.parameters()))
+        # To float32 rounding: torch's sigmoid rounds a row of a [K, ...] tensor and of a [1, ...] one
+        # differently in the last bit (a uniform population of sigmoid members does the same).
+        assert (whole[i] - alone(INPUTS)[0]).abs().max() <= 1e-6
+    assert (pop(INPUTS, only=[5, 0, 3]) - whole[[5, 0, 3]]).abs().max() <= 1e-6
