@@ -93,3 +93,12 @@ def test_a_checkpoint_from_before_budgets_still_loads(train_cfg, tmp_path):
     # It resumes too: its loss meant the loss's default input, which is what the config says now.
     again = train_cfg("seeds=2", "trainer.max_epochs=10", "ckpt_path=last", *QUIET, run_id="old")
     assert resume_path(again, tmp_path / "checkpoints" / "old") == tmp_path / "checkpoints" / "old" / "last.ckpt"
+
+
+def test_a_checkpoint_with_impossible_verdicts_is_refused_in_one_line(train_cfg, tmp_path):
+    last = train(train_cfg("seeds=2", "trainer.max_epochs=5", "budgets=[5]", *QUIET, run_id="bad"))["last_checkpoint"]
+    ckpt = torch.load(last, weights_only=True)
+    ckpt["state_dict"]["facts.right_at"].fill_(7)
+    torch.save(ckpt, last)
+    with pytest.raises(UserError, match="facts.right_at holds values other than -1, 0, 1"):
+        load_checkpoint(last)

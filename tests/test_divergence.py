@@ -36,7 +36,7 @@ def test_single_run_divergence_stops_with_one_line(tmp_path):
 
 
 def test_population_marks_diverged_members_and_keeps_metrics_finite(train_cfg, tmp_path):
-    metrics = train(train_cfg(*MIXED, "trainer.max_epochs=20"))
+    metrics = train(train_cfg(*MIXED, "trainer.max_epochs=20", "budgets=[1,20]"))
     assert 0 < metrics["diverged"] < 8
     assert math.isfinite(metrics["final_loss"])
     with open(tmp_path / "outputs" / "test" / "members.csv") as fh:
@@ -44,6 +44,7 @@ def test_population_marks_diverged_members_and_keeps_metrics_finite(train_cfg, t
     diverged = [r for r in rows if r["diverged"] == "1"]
     assert len(diverged) == metrics["diverged"] and all(r["solved"] == "0" for r in diverged)
     assert all(r["cause"] == "diverged" for r in diverged) and metrics["causes"]["diverged"] == metrics["diverged"]
+    assert all(r["right_at_20"] == "0" for r in diverged)  # a diverged member is wrong at every later budget
     for name in ("best.ckpt", "last.ckpt"):
         _assert_finite_weights(torch.load(tmp_path / "checkpoints" / "test" / name, weights_only=True)["state_dict"], name)
     assert (load_checkpoint(metrics["last_checkpoint"]).facts.diverged_at >= 0).sum() == metrics["diverged"]

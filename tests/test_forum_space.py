@@ -137,3 +137,14 @@ def test_member_i_of_a_population_is_its_lone_run_with_each_new_optimizer(optimi
         for p_pop, p_lone in zip(population, lone):
             assert torch.allclose(p_pop[i], p_lone[0], atol=1e-6), (optimizer, i)
     assert not torch.allclose(population[0][0], population[0][1])  # the members differ
+
+
+@pytest.mark.parametrize("activation", ["softmin", "softmax", "log_softmax"])
+def test_the_softmax_familys_own_derivative_is_the_jacobians_diagonal(activation):
+    from xor_lightning.core.diagnosis import unit_derivative
+    from xor_lightning.core.nets import ACTIVATIONS as OURS
+
+    z = torch.randn(4, 5, dtype=torch.float64)
+    for row in range(4):
+        jacobian = torch.autograd.functional.jacobian(OURS[activation], z[row])
+        assert torch.allclose(unit_derivative(activation, z)[row], jacobian.diagonal())

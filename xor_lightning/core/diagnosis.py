@@ -106,15 +106,15 @@ _ACROSS_PEAK = {"softmax": 0.25, "softmin": 0.25, "log_softmax": 1.0}
 
 def unit_derivative(activation: str, z: torch.Tensor) -> torch.Tensor:
     """d out_j / d z_j of every unit j on every row (``z`` [..., units]): the gradient a unit passes
-    from its own output. Elementwise activations in one pass; the softmax family unit by unit."""
-    z = z.detach().requires_grad_(True)
-    fn = ACTIVATIONS[activation]
-    if activation not in ACROSS_UNITS:
-        (deriv,) = torch.autograd.grad(fn(z).sum(), z)
-        return deriv
-    out = fn(z)
-    cols = [torch.autograd.grad(out[..., j].sum(), z, retain_graph=True)[0][..., j] for j in range(z.shape[-1])]
-    return torch.stack(cols, dim=-1)
+    from its own output. Elementwise activations by autograd; the softmax family in closed form
+    (softmax s_j (1 - s_j), softmin -s_j (1 - s_j) with s = softmin(z), log_softmax 1 - softmax_j)."""
+    z = z.detach()
+    if activation in ACROSS_UNITS:
+        s = torch.softmax(-z if activation == "softmin" else z, dim=-1)
+        return {"softmax": s * (1 - s), "softmin": -s * (1 - s), "log_softmax": 1 - s}[activation]
+    z = z.requires_grad_(True)
+    (deriv,) = torch.autograd.grad(ACTIVATIONS[activation](z).sum(), z)
+    return deriv
 
 
 def _peak_derivative(activation: str) -> float:

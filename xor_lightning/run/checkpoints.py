@@ -203,6 +203,10 @@ def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: st
             raise UserError(f"{key}={p}: it records seeds={seeds} and model.hidden={list(widths[1:-1])}, but its tensor "
                             f"{name} has shape {list(found) if found else 'none'}, not {list(shape)}: "
                             "not a consistent checkpoint")
+    verdicts = state.get("facts.right_at")
+    if verdicts is not None and _holds(verdicts) and not bool(((verdicts >= -1) & (verdicts <= 1)).all()):
+        raise UserError(f"{key}={p}: its tensor facts.right_at holds values other than -1, 0, 1 (not reached, wrong, "
+                        "right): not a consistent checkpoint")
     for name, t in state.items():
         if not _holds(t):
             raise UserError(f"{key}={p}: its tensor {name} claims shape {list(t.shape)} but holds only "
