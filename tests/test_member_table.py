@@ -61,14 +61,14 @@ def test_members_with_their_own_seed_scale_and_optimizer_arguments_train_as_alon
     opt = make_optimizer(SGD, pop.parameters(), table.optimizer_hyper("torch.optim.SGD"))
     lone = [Population(1, [4], "tanh", "normal", std, seed=s) for s, std, _, _ in grid]
     lone_opts = [torch.optim.SGD(net.parameters(), lr=lr, momentum=m) for net, (_, _, lr, m) in zip(lone, grid)]
-    for _ in range(100):
+    for _ in range(50):
         for net, o in [(pop, opt), *zip(lone, lone_opts)]:
             o.zero_grad()
             member_losses("bce_with_logits", net(INPUTS), TARGETS).sum().backward()
             o.step()
     worst = max((p[i] - q[0]).abs().max().item() for i, net in enumerate(lone)
                 for p, q in zip(pop.parameters(), net.parameters()))
-    print(f"largest |member - lone| after 100 epochs: {worst:.3g}")
+    print(f"largest |member - lone| after 50 epochs: {worst:.3g}")
     assert worst <= 1e-6
 
 
@@ -83,6 +83,7 @@ COMMON = ("model.hidden=[4]", "model.init=normal", "trainer.max_epochs=150", "bl
           "visuals.images=false", "visuals.histograms=false", "visuals.report=false")
 
 
+@pytest.mark.slow  # six train() runs, ~5 s
 def test_a_module_whose_members_differ_trains_each_as_its_lone_run(train_cfg, monkeypatch):
     from omegaconf import OmegaConf
 
