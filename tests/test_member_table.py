@@ -17,6 +17,15 @@ MODEL = {"hidden": [4], "activation": "tanh", "init": "normal", "init_std": 1.0,
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1, "momentum": 0.0}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: two torch threads on this shared machine cost ~20x one (PITFALLS.md)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_a_uniform_run_is_one_group_seeded_seed_plus_i():
     table = MemberTable.uniform(7, 3, MODEL, SGD, {"name": "bce_with_logits"})
     assert table.seed.tolist() == [7, 8, 9] and table.numbers["lr"].tolist() == [0.1] * 3

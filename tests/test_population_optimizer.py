@@ -31,6 +31,15 @@ MEMBERS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: two torch threads on this shared machine cost ~20x one (PITFALLS.md)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def gradient(p: torch.Tensor) -> torch.Tensor:
     """An elementwise gradient (a double well) from correctly rounded ops only: the same bits for a
     member's slice of a stacked tensor as for its own tensor, so only the optimizers are compared."""
