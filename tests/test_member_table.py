@@ -81,9 +81,11 @@ def test_members_with_their_own_seed_scale_and_optimizer_arguments_train_as_alon
     assert worst <= 1e-6
 
 
-# Five jobs of a grid (seed, init_std, optimizer, activation, init, loss): one population, each member as its lone run.
+# Six jobs of a grid (seed, init_std, optimizer, activation, init, loss, early-stop margin): one population,
+# each member as its lone run.
 JOBS = [(3, 1.0, ["optimizer=adam", "optimizer.lr=0.05"]),
-        (3, 2.0, ["optimizer=sgd", "optimizer.lr=0.5", "optimizer.momentum=0.9"]),
+        (3, 2.0, ["optimizer=sgd", "optimizer.lr=0.5", "optimizer.momentum=0.9", "early_stop.margin=0.2"]),
+        (3, 1.0, ["optimizer=adam", "optimizer.lr=0.05", "early_stop.margin=0.45"]),
         (8, 0.5, ["optimizer=adam", "optimizer.lr=0.02", "optimizer.betas=[0.8,0.99]"]),
         (5, 1.0, ["optimizer=adam", "model.activation=relu", "loss=mse"]),
         (6, 1.0, ["optimizer=sgd", "optimizer.lr=0.5", "model.activation=sigmoid", "model.init=xavier_uniform",
@@ -107,7 +109,8 @@ def test_a_module_whose_members_differ_trains_each_as_its_lone_run(train_cfg, mo
         lone.append(load_checkpoint(run_train.train(cfg_of(seed, std, opt, run_id=f"lone{i}"))["last_checkpoint"]))
     jobs = [cfg_of(seed, std, opt) for seed, std, opt in JOBS]
     table = MemberTable.concat([MemberTable.uniform(c.seed, 1, OmegaConf.to_container(c.model),
-                                                    OmegaConf.to_container(c.optimizer), OmegaConf.to_container(c.loss))
+                                                    OmegaConf.to_container(c.optimizer), OmegaConf.to_container(c.loss),
+                                                    margin=c.early_stop.margin)
                                 for c in jobs])
     build = run_train.build_module
 

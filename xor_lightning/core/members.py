@@ -37,14 +37,18 @@ class MemberTable:
         return int(self.seed.shape[0])
 
     @classmethod
-    def uniform(cls, seed: int, seeds: int, model: Mapping, optimizer: Mapping, loss: Mapping | None = None) -> MemberTable:
-        """``seeds`` members of one config: member i seeded ``seed + i``, one group of each choice."""
+    def uniform(cls, seed: int, seeds: int, model: Mapping, optimizer: Mapping, loss: Mapping | None = None,
+                margin: float | None = None) -> MemberTable:
+        """``seeds`` members of one config: member i seeded ``seed + i``, one group of each choice;
+        ``margin``: the early stop's (early_stop.margin), when the run has one."""
         target = optimizer["_target_"]
         args = {k: v for k, v in optimizer.items() if not str(k).startswith("_")}
         row: dict[str, Any] = {**member_values(target, args)}
         for name in MODEL_NUMBERS:
             value = model.get(name, 1.0 if name != "output_init_std" else None)
             row[name] = float("nan") if value is None else float(value)
+        if margin is not None:
+            row["margin"] = float(margin)
         numbers = {name: _column([value] * seeds) for name, value in row.items()}
         choice = {"optimizer": target, "activation": model["activation"], "init": model.get("init", "pytorch"),
                   "loss": json.dumps(dict(loss or {}), sort_keys=True)}  # the whole loss: name, options, input

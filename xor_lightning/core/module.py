@@ -10,6 +10,7 @@ forward, the *sum* of per-member losses, backward, optimizer step. Per-epoch fac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytorch_lightning as pl
@@ -70,6 +71,10 @@ class XORModule(pl.LightningModule):
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))  # table epochs trained
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
+        if self.members is not None and "margin" in self.members.numbers and self.loop.stop is not None:
+            # each member's own early-stop margin, compared in float32 as a Python number would be
+            margin = self.members.numbers["margin"].to(torch.float32).view(-1, 1)
+            self.loop = replace(self.loop, stop=replace(self.loop.stop, margin=margin))
         self.block = BlockRecord()     # what the last block saw (callbacks read it at its end)
         self.run_over = False          # every member met the early stop or diverged
         self._frozen: list[torch.Tensor] | None = None  # weights of members that met the early stop
