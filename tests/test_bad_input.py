@@ -235,10 +235,11 @@ def _expanded(ckpt) -> None:
     """Every per-member tensor a stride-0 view of one member: a small file with the shapes of 10^8 members."""
     ckpt["hyper_parameters"]["seeds"] = 10**8
     state = ckpt["state_dict"]
+    by_member_last = ("facts.trail_", "facts.right_at")  # [samples or budgets, members]
     for key, t in state.items():
-        if key.startswith("facts.trail_") and t.dim() == 2:  # [samples, members]
+        if key.startswith(by_member_last) and t.dim() == 2:
             state[key] = t[:, :1].expand(t.shape[0], 10**8)
-        elif t.dim() and not key.startswith("facts.trail_"):  # [members, ...]
+        elif t.dim() and not key.startswith(by_member_last):  # [members, ...]
             state[key] = t[:1].expand(10**8, *t.shape[1:])
 
 
