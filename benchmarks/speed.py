@@ -8,6 +8,7 @@ Sides (same math everywhere: tanh MLP 2-8-1, BCE on logits, Adam lr 0.05, full b
   ours        python -m xor_lightning train ... as it comes (pictures, checkpoints, logging at their
               defaults), a subprocess; fit time from its metrics.json
   bare        Population + member_losses + torch.optim in a plain loop: the floor
+              (also with the app's population optimizer in place of torch.optim.Adam: its cost)
   one-by-one  nn.Sequential trained seed after seed with a plain PyTorch loop (a sample, scaled)
   sweep       python -m xor_lightning train -m experiment=forum_sweep, this checkout vs --baseline
   default     python -m xor_lightning train (whole process) vs python -c "import pytorch_lightning"
@@ -36,14 +37,23 @@ from xor_lightning.core.data import INPUTS, TARGETS  # noqa: E402
 from xor_lightning.core.losses import member_losses  # noqa: E402
 from xor_lightning.core.nets import Population  # noqa: E402
 
+try:  # the population optimizer (absent in checkouts before it: --baseline)
+    from xor_lightning.core.optim import make_optimizer  # noqa: E402
+except ImportError:
+    make_optimizer = None
+
 LR = 0.05
 
 
-def bare_loop(seeds: int, epochs: int) -> float:
-    """Seconds to build and train the batched population without Lightning (the floor)."""
+def bare_loop(seeds: int, epochs: int, engine: str = "torch") -> float:
+    """Seconds to build and train the batched population without Lightning (the floor), with
+    torch.optim.Adam or with the app's population optimizer (core/optim.py, per-member lr)."""
     start = time.perf_counter()
     pop = Population(seeds, [8], "tanh", "pytorch", 1.0, seed=0)
-    opt = torch.optim.Adam(pop.parameters(), lr=LR)
+    if engine == "torch":
+        opt = torch.optim.Adam(pop.parameters(), lr=LR)
+    else:
+        opt = make_optimizer({"_target_": "torch.optim.Adam", "lr": LR}, pop.parameters())
     for _ in range(epochs):
         opt.zero_grad(set_to_none=True)
         member_losses("bce_with_logits", pop(INPUTS), TARGETS).sum().backward()
@@ -95,12 +105,15 @@ def best_of(repeats: int, measure, *args) -> float:
 def populations(args, cwd: Path) -> None:
     e = args.epochs
     print(f"\n== populations: hidden [8], {e} full-batch epochs, early stop off, everything else as it comes ==")
-    print(f"{'seeds':>7s} {'bare loop s':>12s} {'ours fit s':>11s} {'ours/bare':>10s} {'pictures s':>11s}")
+    print(f"{'seeds':>7s} {'bare loop s':>12s} {'bare, our optimizer s':>22s} {'ratio':>6s} {'ours fit s':>11s} "
+          f"{'ours/bare':>10s} {'pictures s':>11s}")
     for k in args.populations:
         bare = best_of(args.repeats, bare_loop, k, e)
+        pop_opt = best_of(args.repeats, bare_loop, k, e, "population") if make_optimizer else float("nan")
         app = [ours(k, e, cwd, f"p{k}-{i}", args.threads) for i in range(args.repeats)]
         fit = min(a["fit_seconds"] for a in app)
-        print(f"{k:7d} {bare:12.2f} {fit:11.2f} {fit / bare:9.2f}x {min(a['visuals_seconds'] for a in app):11.2f}"
+        print(f"{k:7d} {bare:12.2f} {pop_opt:22.2f} {pop_opt / bare:5.2f}x {fit:11.2f} {fit / bare:9.2f}x "
+              f"{min(a['visuals_seconds'] for a in app):11.2f}"
               + ("   (target <= 1.5x)" if k == max(args.populations) else ""))
         if k == max(args.populations):
             alone = one_by_one(args.sample, e) * k / args.sample

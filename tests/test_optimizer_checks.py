@@ -35,6 +35,8 @@ MOMENTUM = ("error: optimizer.momentum: torch.optim.Adam (optimizer=adam) has no
         (["optimizer=rmsprop", "optimizer.centered=1"], "error: optimizer.centered=1 is not valid; expected true or false"),
         (["+optimizer.foreach=abc"], "error: optimizer.foreach='abc' is not valid; expected true, false or null"),
         (["optimizer=lbfgs"], "error: optimizer=lbfgs is not supported: LBFGS is not elementwise"),
+        (["+optimizer.fused=true"], "error: optimizer.fused=True is not valid: torch's fused implementation is not used "
+                                    "(xor-lightning's population optimizer, core/optim.py, has one); set it to false or null"),
         (["optimizer=rprop", "optimizer.etas=0.5"],
          "error: optimizer.etas=0.5 is not valid; expected a list of 2 numbers, e.g. [0.5,1.2]"),
         (["optimizer=asgd", "optimizer.t0=abc"], "error: optimizer.t0='abc' is not valid; expected a number"),

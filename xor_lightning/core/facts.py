@@ -30,7 +30,7 @@ class StopRule:
     """A member is done once every row is right by ``margin`` (in probability), not before
     ``min_epochs``; the run stops when every member is done or diverged."""
 
-    margin: float = 0.4
+    margin: float | torch.Tensor = 0.4  # or [K, 1] float32, one per member (members.MemberTable)
     min_epochs: int = 1
 
 
@@ -149,7 +149,11 @@ class MemberFacts(nn.Module):
             torch.where(per_member(improved, p), p, best, out=best)
         newly_stopped = torch.zeros_like(solved)
         if stop is not None and epoch >= stop.min_epochs:
-            by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin, self.head)
+            if torch.is_tensor(stop.margin):  # [K, 1] in the logits' dtype: each member's own margin
+                margin = stop.margin.to(signed)
+                by_margin = rows & ((margin <= 0) | (signed >= margin))
+            else:
+                by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin, self.head)
             newly_stopped = self.solved_rule(by_margin) & active
             self.stopped_at.masked_fill_(newly_stopped, epoch)
         if epoch % self.trail_every == 0:

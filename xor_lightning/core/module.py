@@ -10,7 +10,8 @@ per-member losses, backward, optimizer step. Per-epoch facts are kept in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytorch_lightning as pl
@@ -20,29 +21,13 @@ from xor_lightning.core.block import BlockRecord, LoopPlan, clip_per_member
 from xor_lightning.core.divergence import freeze
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
+from xor_lightning.core.members import MemberTable
 from xor_lightning.core.nets import Population, init_options, per_member
+from xor_lightning.core.optim import PopulationOptimizer, make_optimizer
 from xor_lightning.core.task import build as build_task
 from xor_lightning.core.verdict import probability, right
 
-
-def _plain(value: Any) -> Any:
-    """Config containers as plain dicts and lists (torch's optimizers check ``betas`` and the like)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_plain(v) for v in value]
-    return value
-
-
-def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """``optimizer: {_target_: torch.optim.NAME, ...arguments}`` built without Hydra, so the science
-    runs as a library. Only torch.optim classes: run/checks.py refuses any other target first."""
-    args = _plain(spec)
-    where, _, name = args.pop("_target_").rpartition(".")
-    args = {k: v for k, v in args.items() if not k.startswith("_")}  # Hydra's own keys (_partial_)
-    if where != "torch.optim" or not isinstance(getattr(torch.optim, name, None), type):
-        raise ValueError(f"optimizer._target_={where}.{name}: not a torch.optim class")
-    return getattr(torch.optim, name)(params, **args)
+__all__ = ["XORModule", "make_optimizer"]  # make_optimizer: also read from here (run/checkpoint_sections.py)
 
 
 class XORModule(pl.LightningModule):
@@ -66,21 +51,36 @@ class XORModule(pl.LightningModule):
         loop: LoopPlan | None = None,
         budgets: Sequence[int] = (),
         data: dict[str, Any] | None = None,
+        members: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["loop"], logger=False)
+        # members (MemberTable.to_lists()): members with seeds, init scales and optimizer arguments or
+        # rules of their own (library use; the app's runs are uniform: None). Not recorded in
+        # checkpoints yet: a table read from a file would need the checks a command line gets.
+        self.save_hyperparameters(ignore=["loop", "members"], logger=False)
         self.automatic_optimization = False
         self.task = build_task(data)
+        self.members = MemberTable.from_lists(members) if members is not None else None
+        if self.members is not None:
+            if len(self.members) != seeds:
+                raise ValueError(f"members: {len(self.members)} rows for seeds={seeds}")
         self.net = Population(
             seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed,
             in_features=self.task.n_in, **init_options(model),
+            per_member=self.members.population_columns() if self.members is not None else None,
         )
         self.loss_name = loss["name"]
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
+        runs = self.members.loss_runs() if self.members is not None else []
+        self._loss_runs = runs if len(runs) > 1 else None  # members with losses of their own: a slice each
         self.facts = MemberFacts(self.net, self.task.solved, tuple(sorted(set(budgets))))
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))  # table epochs trained
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
+        if self.members is not None and "margin" in self.members.numbers and self.loop.stop is not None:
+            # each member's own early-stop margin, compared in float32 as a Python number would be
+            margin = self.members.numbers["margin"].to(torch.float32).view(-1, 1)
+            self.loop = replace(self.loop, stop=replace(self.loop.stop, margin=margin))
         self.block = BlockRecord()     # what the last block saw (callbacks read it at its end)
         # Called with the epoch after every epoch, inside a block: progress displays check the
         # clock there (a long block would otherwise show nothing until it ends). Must be cheap.
@@ -100,10 +100,15 @@ class XORModule(pl.LightningModule):
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)
-        return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
+        if self._loss_runs is None:
+            return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
+        parts = [member_losses(spec["name"], logits[part], y[part] if y.dim() == 3 else y, self.net.output,
+                               **{k: v for k, v in spec.items() if k != "name"}) for spec, part in self._loss_runs]
+        return logits, torch.cat(parts)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return make_optimizer(self.hparams.optimizer, self.net.parameters())
+    def configure_optimizers(self) -> PopulationOptimizer:
+        parts = self.members.optimizer_parts() if self.members is not None else None
+        return make_optimizer(self.hparams.optimizer, self.net.parameters(), parts=parts)
 
     def on_train_start(self) -> None:
         self._params = list(self.net.parameters())

@@ -142,10 +142,17 @@ class Population(nn.Module):
         init_bound: float = 1.0,
         output: str = "logit",
         start: str | None = None,
+        per_member: Mapping[str, Sequence] | None = None,
     ) -> None:
+        """``per_member`` (members.MemberTable.population_columns: ``seed``, ``init``, ``init_std``,
+        ``output_init_std``, ``init_bound`` as lists, ``activation`` as ``(name, slice)`` runs of
+        members) gives each member its own; absent: member i is seeded ``seed + i`` with the scalars given."""
         super().__init__()
         self.widths = [in_features, *hidden, out_features]
         self.activation = ACTIVATIONS[activation]
+        runs = (per_member or {}).get("activation")
+        # Members sharing an activation are one slice: one call per distinct run, not per member.
+        self._runs = [(ACTIVATIONS[name], part) for name, part in runs] if runs and len(runs) > 1 else None
         self.output = output
         pairs = list(zip(self.widths[:-1], self.widths[1:]))
         if start is not None and _draw_weights:
@@ -161,7 +168,10 @@ class Population(nn.Module):
             self.weights = nn.ParameterList(nn.Parameter(torch.empty(members, i, o)) for i, o in pairs)
             self.biases = nn.ParameterList(nn.Parameter(torch.empty(members, 1, o)) for _, o in pairs)
             return
-        layers = [init_member(seed + i, self.widths, init, init_std, output_init_std, init_bound) for i in range(members)]
+        own = {"seed": [seed + i for i in range(members)], "init": [init] * members, "init_std": [init_std] * members,
+               "output_init_std": [output_init_std] * members, "init_bound": [init_bound] * members, **(per_member or {})}
+        layers = [init_member(int(own["seed"][i]), self.widths, own["init"][i], own["init_std"][i], own["output_init_std"][i],
+                              own["init_bound"][i]) for i in range(members)]
         # Stack member-major lists into per-layer tensors: weight [K, in, out], bias [K, 1, out].
         self.weights = nn.ParameterList(nn.Parameter(torch.stack([m[j][0].T for m in layers])) for j in range(len(pairs)))
         self.biases = nn.ParameterList(
@@ -188,10 +198,24 @@ class Population(nn.Module):
             # [N, in] @ [K, in, out] broadcasts to [K, N, out] on the first layer.
             h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
             if j < last:
-                h = self.activation(h)
+                h = self._activate(h, only)
                 if upto == j:
                     return h
         return h
+
+    def _activate(self, h: torch.Tensor, only: Sequence[int] | None = None) -> torch.Tensor:
+        """The hidden activation of each member ``[K, ...]`` (of the members ``only``, in that order)."""
+        if self._runs is None:
+            return self.activation(h)
+        if only is None:
+            return torch.cat([f(h[part]) for f, part in self._runs])
+        idx = torch.as_tensor(only, device=h.device)
+        out = torch.empty_like(h)
+        for f, part in self._runs:
+            pos = torch.nonzero((idx >= part.start) & (idx < part.stop)).flatten()
+            if len(pos):
+                out[pos] = f(h[pos])
+        return out
 
     def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's pre-activation ``[K, N, width]`` (hidden layers, then the output's logits):
@@ -200,7 +224,7 @@ class Population(nn.Module):
         for j, (w, b) in enumerate(zip(self.weights, self.biases)):
             z = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
             pre.append(z)
-            h = self.activation(z) if j < len(self.weights) - 1 else z
+            h = self._activate(z) if j < len(self.weights) - 1 else z
         return pre
 
     def member_state(self, i: int) -> dict[str, torch.Tensor]:

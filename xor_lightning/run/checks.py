@@ -12,28 +12,12 @@ from xor_lightning.base.suggest import did_you_mean
 from xor_lightning.core.devices import CHOICES as DEVICES
 from xor_lightning.core.losses import INPUTS, LINEAR_HEAD_LOSSES, LOSSES, NEEDS_PROBABILITIES
 from xor_lightning.core.nets import ACTIVATIONS, INITS
+from xor_lightning.core.optim import NOT_ELEMENTWISE, OPTIMIZERS, SWITCHES
+from xor_lightning.core.optim import arguments as _optimizer_arguments
 from xor_lightning.core.task import Task
 from xor_lightning.core.task import build as build_task
 from xor_lightning.core.verdict import HEADS
 
-OPTIMIZERS = {
-    "torch.optim.Adam": "adam",
-    "torch.optim.AdamW": "adamw",
-    "torch.optim.SGD": "sgd",
-    "torch.optim.RMSprop": "rmsprop",
-    "torch.optim.Adagrad": "adagrad",
-    "torch.optim.Adadelta": "adadelta",
-    "torch.optim.Adamax": "adamax",
-    "torch.optim.ASGD": "asgd",
-    "torch.optim.Rprop": "rprop",
-}
-# torch.optim classes refused with the reason (each of the others updates every element from its own
-# gradient history only, so member i of a population is its lone run).
-NOT_ELEMENTWISE = {
-    "torch.optim.LBFGS": "LBFGS is not elementwise: its line search and curvature history use dot products over "
-                         "all parameters, which would couple the members of a population; choose an elementwise "
-                         "optimizer",
-}
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed")
 # fp16 mixed precision scales the summed loss and skips the whole step when any member overflows:
 # one member would change the others' trajectories.
@@ -92,17 +76,6 @@ def check_model(model: DictConfig | dict) -> None:
         if model["init"] != "normal":
             raise UserError(f"model.output_init_std={out_std!r} is only used by model.init=normal (now "
                             f"{model['init']}); choose model.init=normal or set model.output_init_std=null")
-
-
-def _optimizer_arguments(target: str) -> dict[str, Any]:
-    """``{argument: default}`` of a torch.optim class, its ``params`` left out."""
-    import inspect
-
-    import torch
-
-    cls = getattr(torch.optim, target.rsplit(".", 1)[-1])
-    params = inspect.signature(cls.__init__).parameters
-    return {k: p.default for k, p in params.items() if k not in ("self", "params")}
 
 
 def unknown_optimizer_argument(target: str, key: str) -> str | None:
@@ -193,6 +166,9 @@ def check_optimizer(opt: DictConfig) -> None:
         if message:
             raise UserError(message)
         _check_argument_type(f"optimizer.{key}", opt[key], args[key])
+        if key in SWITCHES[1:] and opt[key]:
+            raise UserError(f"optimizer.{key}={_yaml(opt[key])} is not valid: torch's {key} implementation is not used "
+                            "(xor-lightning's population optimizer, core/optim.py, has one); set it to false or null")
     _number("optimizer.lr", opt.get("lr"), 0.0)
     for key in ("weight_decay", "momentum", "dampening", "lr_decay", "initial_accumulator_value"):
         if key in opt:
