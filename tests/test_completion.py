@@ -85,7 +85,8 @@ def test_value_lists_come_from_their_homes_and_complete_a_sweep_item():
     from xor_lightning.run.checks import PRECISIONS
 
     assert value_candidates("train", "model.init=") == [f"model.init={i}" for i in INITS]
-    assert value_candidates("train", "model.activation=relu,ta") == ["model.activation=relu,tanh"]
+    assert value_candidates("train", "model.activation=relu,ta") == [
+        "model.activation=relu,tanh", "model.activation=relu,tanhshrink"]
     assert value_candidates("evaluate", "device.precision=") == [f"device.precision={p}" for p in PRECISIONS]
     assert value_candidates("train", "device.accelerator=") == [f"device.accelerator={c}" for c in CHOICES]
     assert value_candidates("train", "seeds=") is None  # Hydra's turn: the current value
