@@ -48,7 +48,7 @@ def test_a_weights_file_that_describes_too_much_is_refused_at_once_and_small(tmp
     tracemalloc.start()
     started = time.perf_counter()
     with pytest.raises(UserError) as refused:
-        weights_file.load(str(path))
+        weights_file.load(str(path), inputs=2)
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -70,7 +70,7 @@ def test_a_weights_file_with_an_unknown_key_is_refused_before_its_layers_are_rea
     path = tmp_path / "typo.yaml"
     path.write_text("activaton: relu\nlayers:\n  - {weight: [[1, 1, 1]], bias: [0]}\n")  # a bad layer too
     with pytest.raises(UserError, match="unknown key 'activaton'; a weights file has: activation, output, layers"):
-        weights_file.load(str(path))
+        weights_file.load(str(path), inputs=2)
 
 
 def test_a_lock_file_nested_deep_names_no_holder_and_raises_nothing(tmp_path):

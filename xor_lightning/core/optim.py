@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import torch
@@ -491,7 +492,15 @@ def make_optimizer(spec: Mapping, params: Iterable[torch.nn.Parameter], hyper: M
     on = [k for k in SWITCHES[1:] if args.get(k)]
     if on:
         raise ValueError(f"optimizer.{on[0]}=true: the population optimizer has one implementation; leave it off")
-    return PopulationOptimizer(params, target, args, hyper, parts)
+    cls = PopulationOptimizer if parts else _named(target.rsplit(".", 1)[-1])
+    return cls(params, target, args, hyper, parts)
+
+
+@cache
+def _named(rule: str) -> type:
+    """The population optimizer under the rule's own class name (Adam, SGD, ...): what Lightning's
+    LearningRateMonitor and a user's own callbacks read (``lr-Adam``, as with torch.optim)."""
+    return type(rule, (PopulationOptimizer,), {"__doc__": f"PopulationOptimizer computing torch.optim.{rule}'s rule."})
 
 
 def _plain(value: Any) -> Any:

@@ -219,7 +219,7 @@ def keep_lines_off_the_terminal() -> None:
     """With a bar on the terminal, progress lines go to train.log only (the bar says the same)."""
     for handler in logging.getLogger().handlers:
         stream = getattr(handler, "stream", None)
-        if isinstance(handler, logging.StreamHandler) and stream is not None and stream.isatty():
+        if isinstance(handler, logging.StreamHandler) and stream is not None and _is_terminal(stream):
             handler.addFilter(lambda record: record.name != log.name)
 
 
@@ -235,3 +235,11 @@ def progress_callbacks(progress_cfg, max_epochs: int) -> list[pl.Callback]:
     if progress_cfg.every_seconds:
         callbacks.append(ProgressLines(max_epochs, float(progress_cfg.every_seconds), label))
     return callbacks
+
+
+def _is_terminal(stream) -> bool:
+    """A closed stream (a handler left behind by an embedding program or a test) is no terminal."""
+    try:
+        return stream.isatty()
+    except ValueError:
+        return False
