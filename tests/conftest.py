@@ -16,3 +16,15 @@ def train_cfg(tmp_path):
         return train_config(tmp_path, *overrides, run_id=run_id)
 
     return make
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors on one torch thread, as the app runs small populations: two threads on this shared
+    2-core machine cost up to ~20x one (PITFALLS.md); the count is restored after the test."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

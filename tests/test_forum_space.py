@@ -28,13 +28,7 @@ OPTIMIZERS = {"adadelta": torch.optim.Adadelta, "adamax": torch.optim.Adamax, "a
               "rprop": torch.optim.Rprop}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread, as the app runs populations this small (more only contend here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors (tests/conftest.py)
 
 
 def _group(group: str, name: str) -> dict:

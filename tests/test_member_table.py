@@ -17,13 +17,7 @@ MODEL = {"hidden": [4], "activation": "tanh", "init": "normal", "init_std": 1.0,
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1, "momentum": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: two torch threads on this shared machine cost ~20x one (PITFALLS.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors (tests/conftest.py)
 
 
 def test_a_uniform_run_is_one_group_seeded_seed_plus_i():

@@ -31,13 +31,7 @@ MEMBERS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: two torch threads on this shared machine cost ~20x one (PITFALLS.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors (tests/conftest.py)
 
 
 def gradient(p: torch.Tensor) -> torch.Tensor:
