@@ -29,6 +29,15 @@ def _evaluation(k: int, solved: int, first: list[int]) -> Evaluation:
                       epochs_trained=torch.full((k,), 1000), task=XOR)
 
 
+def _sweep_table(folder, ev: Evaluation, seeds: int) -> str:
+    """The sweep summary's markdown table for one finished job whose metrics are ``ev``'s."""
+    job = folder / "0"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(f"- seeds={seeds}\n")
+    (job / "metrics.json").write_text(json.dumps({**ev.summary(), "causes": {}, "wall_seconds": 1.0, "epochs_trained": 1000}))
+    return markdown_table(*summarise(folder, plot=False))
+
+
 def _no_full_marks(text: str) -> None:
     assert not re.search(r"100(\.0*)?%|1\.0+\b(?! -)", text), text
 
@@ -39,12 +48,7 @@ def test_2999_of_3000_never_prints_100_percent_or_one(tmp_path):
     assert "solved 2999/3000 = 99.97%" in line and "99.99%)" in line, line
     _no_full_marks(line)
     _no_full_marks(_headline(ev, "r"))
-    job = tmp_path / "0"
-    (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text("- seeds=3000\n")
-    (job / "metrics.json").write_text(json.dumps({**ev.summary(), "causes": {}, "wall_seconds": 1.0, "epochs_trained": 1000}))
-    rows, keys = summarise(tmp_path, plot=False)
-    table = markdown_table(rows, keys)
+    table = _sweep_table(tmp_path, ev, 3000)
     assert "0.9997 [0.998, 0.9999]" in table, table
     _no_full_marks(table.split("\n", 2)[2])
 
@@ -70,11 +74,6 @@ def test_an_epoch_percentile_prints_the_same_in_the_population_line_the_table_an
     e = ev.summary()["epochs_to_solve"]
     assert abs(e["p90"] - 674.1) < 1e-9  # linear interpolation between 674 and 675
     assert f"p90 {numbers.epochs(e['p90'])}," in summary_lines(ev)[0] and numbers.epochs(e["p90"]) == "674.1"
-    job = tmp_path / "0"
-    (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text("- seeds=20\n")
-    (job / "metrics.json").write_text(json.dumps({**ev.summary(), "causes": {}, "wall_seconds": 1.0, "epochs_trained": 1000}))
-    rows, keys = summarise(tmp_path, plot=False)
-    table = markdown_table(rows, keys)
+    table = _sweep_table(tmp_path, ev, 20)
     assert f"| {numbers.epochs(e['median'])} | 674.1 |" in table, table
     assert f"median epochs to solve {numbers.epochs(e['median'])}," in _headline(ev, "r")
