@@ -153,37 +153,41 @@ def _rows_merged(pre: list[torch.Tensor], targets: torch.Tensor, activation: str
     return merged
 
 
-def _recent(trail: torch.Tensor, trail_epoch: torch.Tensor, now: torch.Tensor, epochs: int, t: Thresholds):
-    """The last ``intervals + 1`` samples [n, K] (now appended if the last epoch was not sampled) and
-    the epochs they span; None when the trail is too short (a short run)."""
-    valid = trail_epoch >= 0
-    values, at = trail[valid], trail_epoch[valid].tolist()
-    if not at or at[-1] != epochs:
-        values, at = torch.cat([values, now.unsqueeze(0)]), [*at, epochs]
-    if len(at) < t.intervals + 1:
-        return None, 0
-    return values[-(t.intervals + 1):], at[-1] - at[-(t.intervals + 1)]
+def _recent(trail: torch.Tensor, trail_epoch: torch.Tensor, now: torch.Tensor, epochs: torch.Tensor, t: Thresholds):
+    """Each member's last ``intervals + 1`` samples [n, K] (its value now appended if its last epoch
+    was not sampled), the epochs they span [K], and [K] whether its trail is long enough (a short
+    run's is not). Each member has its own trail (``trail_epoch`` [TRAIL, K]) and own last epoch."""
+    if trail_epoch.dim() == 1:  # one trail for all (checkpoints older than per-member trails)
+        trail_epoch = trail_epoch.unsqueeze(1).expand_as(trail)
+    n, rows = t.intervals + 1, trail.shape[0]
+    append = trail_epoch[-1] != epochs  # samples fill from the end: row -1 is the newest (-1: none)
+    values, at = torch.cat([trail, now.unsqueeze(0)]), torch.cat([trail_epoch, epochs.unsqueeze(0)])
+    start = torch.where(append, rows + 1 - n, rows - n)
+    index = (start.unsqueeze(0) + torch.arange(n).unsqueeze(1)).clamp(min=0)  # [n, K]
+    enough = (trail_epoch >= 0).sum(dim=0) + append.long() >= n
+    at = at.gather(0, index)
+    return values.gather(0, index), at[-1] - at[0], enough
 
 
-def _trend(facts, now_loss: torch.Tensor, now_margin: torch.Tensor, epochs: int, bound: float, t: Thresholds):
+def _trend(facts, now_loss: torch.Tensor, now_margin: torch.Tensor, epochs: torch.Tensor, bound: float, t: Thresholds):
     """([K] loss falling steadily, [K] loss no longer moving, [K] epochs until the worst row's margin
-    reaches 0 at its recent rate (inf if it is not improving))."""
-    losses, span = _recent(facts.trail_loss.float().cpu(), facts.trail_epoch.cpu(), now_loss, epochs, t)
-    if losses is None:
-        none = torch.zeros_like(now_loss, dtype=torch.bool)
-        return none, none, torch.full_like(now_loss, math.inf)
-    steady = (losses[1:] <= losses[:-1] * (1 - t.steady)).all(dim=0)
-    still = (losses[-1] - losses[-2]).abs() < t.steady * losses[-2]
+    reaches 0 at its recent rate (inf if it is not improving)); ``epochs`` [K] each member's last."""
+    trail_epoch = facts.trail_epoch.cpu()
+    losses, span, enough = _recent(facts.trail_loss.float().cpu(), trail_epoch, now_loss, epochs, t)
+    steady = (losses[1:] <= losses[:-1] * (1 - t.steady)).all(dim=0) & enough
+    still = ((losses[-1] - losses[-2]).abs() < t.steady * losses[-2]) & enough
     # Two extrapolations of the recent trend; the sooner one is the estimate: the worst row's margin
     # reaching 0, and the loss (log-linear) reaching the bound below which every row must be right.
-    margins, _ = _recent(facts.trail_margin.float().cpu(), facts.trail_epoch.cpu(), now_margin, epochs, t)
-    m_rate = (margins[-1] - margins[0]) / max(span, 1)
-    by_margin = torch.where(m_rate > 0, -margins[-1] / m_rate, torch.full_like(m_rate, math.inf))
+    margins, _, _ = _recent(facts.trail_margin.float().cpu(), trail_epoch, now_margin, epochs, t)
+    span = span.clamp(min=1)
+    m_rate = (margins[-1] - margins[0]) / span
+    inf = torch.full_like(m_rate, math.inf)
+    by_margin = torch.where(m_rate > 0, -margins[-1] / m_rate, inf)
     if bound is None:  # no loss level says "solved": the margin alone extrapolates
-        return steady & torch.isfinite(losses[-1]), still, by_margin
-    l_rate = (losses[0].log() - losses[-1].log()) / max(span, 1)
-    by_loss = torch.where(l_rate > 0, (losses[-1].log() - math.log(bound)) / l_rate, torch.full_like(l_rate, math.inf))
-    return steady & torch.isfinite(losses[-1]), still, torch.minimum(by_margin, by_loss.clamp(min=0))
+        return steady & torch.isfinite(losses[-1]), still, torch.where(enough, by_margin, inf)
+    l_rate = (losses[0].log() - losses[-1].log()) / span
+    by_loss = torch.where(l_rate > 0, (losses[-1].log() - math.log(bound)) / l_rate, inf)
+    return steady & torch.isfinite(losses[-1]), still, torch.where(enough, torch.minimum(by_margin, by_loss.clamp(min=0)), inf)
 
 
 def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds = THRESHOLDS) -> Diagnosis:
@@ -218,7 +222,9 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     worst = signed_confidence(probs, targets).min(dim=1).values
     allowed = math.floor((1 - task.solved_accuracy) * task.rows + 1e-9)  # 0 for a table: every row right
     bound = solve_bound(module.loss_name, targets.tolist(), allowed, net.output, **module.loss_kwargs)
-    falling, still, to_go = _trend(module.facts, losses, worst, int(module.epochs_done), bound, t)
+    # Each member's own last epoch: its early stop, divergence or own max_epochs (as its lone run's end).
+    ends = module.facts.trained(int(module.epochs_done)).cpu()
+    falling, still, to_go = _trend(module.facts, losses, worst, ends, bound, t)
     stuck = still | (grad_norm < t.tiny_grad)
 
     cause = torch.full_like(losses, CAUSES.index("other"), dtype=torch.long)

@@ -46,6 +46,7 @@ class Seen:
 
 
 TRAIL = 8  # loss samples kept per member for the diagnosis
+NOT_MINE = -2  # right_at of a member at a budget that is not one of its own (a packed grid's other jobs)
 
 
 def trail_every(max_epochs: int) -> int:
@@ -62,15 +63,24 @@ def healthy_mean(values: torch.Tensor, diverged: torch.Tensor) -> torch.Tensor:
 class MemberFacts(nn.Module):
     """``solved`` is the task's rule (task.Task.solved): [K, N] rows right -> [K] solved."""
 
-    def __init__(self, net: Population, solved: Callable[[torch.Tensor], torch.Tensor], budgets: tuple[int, ...] = ()) -> None:
+    def __init__(self, net: Population, solved: Callable[[torch.Tensor], torch.Tensor], budgets: tuple[int, ...] = (),
+                 own: torch.Tensor | None = None, ends_at: torch.Tensor | None = None) -> None:
         super().__init__()
         self.solved_rule = solved
         k = net.members
         # Whether each member was right at exactly each budget (epochs, increasing): its weights after
-        # that epoch (a member done earlier: its final ones; diverged: wrong). -1: not reached yet.
+        # that epoch (a member done earlier: its final ones; diverged: wrong). -1: not reached yet;
+        # NOT_MINE: a budget of other members only (``own`` [budgets, K]: members with budgets of their own).
         self.budgets = tuple(budgets)
         self._budget_row = {e: i for i, e in enumerate(self.budgets)}
         self.register_buffer("right_at", torch.full((len(self.budgets), k), -1, dtype=torch.int8))
+        own = torch.ones((len(self.budgets), k), dtype=torch.bool) if own is None else own.to(torch.bool)
+        self.right_at.masked_fill_(~own, NOT_MINE)
+        self.register_buffer("own_budget", own, persistent=False)
+        # Each member's own trainer.max_epochs (members with budgets of their own; None: the run's for all).
+        # Not state: given by the member table, as the run's max_epochs is by the run.
+        self.own_ends = ends_at is not None
+        self.register_buffer("ends_at", (ends_at if ends_at is not None else torch.zeros(k)).to(torch.long), persistent=False)
         never = torch.full((k,), -1, dtype=torch.long)
         self.register_buffer("first_solved", never.clone())  # epochs trained when first solved
         self.register_buffer("diverged_at", never.clone())   # 1-based epoch its loss became NaN/inf
@@ -80,7 +90,7 @@ class MemberFacts(nn.Module):
         # Each member's loss at the last TRAIL sampled epochs (oldest first; NaN: not yet), so the
         # diagnosis can tell a loss still falling steadily from one that has stopped moving.
         self.register_buffer("trail_loss", torch.full((TRAIL, k), float("nan")))
-        self.register_buffer("trail_epoch", torch.full((TRAIL,), -1, dtype=torch.long))
+        self.register_buffer("trail_epoch", torch.full((TRAIL, k), -1, dtype=torch.long))  # each member's own samples
         # ... and its worst row's signed confidence (verdict.signed_confidence): solved once it is > 0.
         self.register_buffer("trail_margin", torch.full((TRAIL, k), float("nan")))
         self.layers = len(net.weights)
@@ -104,18 +114,44 @@ class MemberFacts(nn.Module):
         """Members whose run is over: met the early stop, or diverged."""
         return (self.stopped_at >= 0) | (self.diverged_at >= 0)
 
-    def begin(self, max_epochs: int) -> None:
+    def begin(self, max_epochs: int, epochs_done: int = 0) -> None:
         """Derive the masks ``observe`` keeps up to date (after loading or moving the buffers)."""
-        self.trail_every = trail_every(max_epochs)
+        k = self.first_solved.shape[0]
+        ends = self.ends_at if self.own_ends else torch.full((k,), max_epochs, dtype=torch.long, device=self.ends_at.device)
+        self._every = (ends // 20).clamp(min=1)  # trail_every of each member's own max_epochs
+        self._everies = sorted(set(self._every.tolist()))
+        self.trail_every = self._everies[0]
+        self._end_epochs = set(self.ends_at.tolist()) if self.own_ends else set()
         self._diverged = self.diverged
-        self._active = ~self.done
+        ended = ~self.done & (self.ends_at <= epochs_done) if self.own_ends else torch.zeros_like(self._diverged)
+        self._active = ~self.done & ~ended
         self._remaining = int(self._active.sum())
+        self._ended, self._ended_mask = int(ended.sum()), ended
         self._best = self.best_params()
 
     @property
     def remaining(self) -> int:
-        """Members still training: neither stopped early nor diverged (known without a host sync)."""
+        """Members still training: neither stopped early, diverged nor at their own max_epochs (known
+        without a host sync)."""
         return self._remaining
+
+    @property
+    def all_done(self) -> bool:
+        """Every member met the early stop or diverged (none merely reached its own max_epochs)."""
+        return self._remaining == 0 and self._ended == 0
+
+    @property
+    def held(self) -> torch.Tensor:
+        """[K] members whose weights are kept as they are: met the early stop or reached their own
+        max_epochs (diverged members are zeroed instead)."""
+        return ~self._active & ~self._diverged
+
+    def trained(self, epochs_done: int) -> torch.Tensor:
+        """[K] the epochs each member trained: its early stop, divergence, own max_epochs, or the run's."""
+        done = torch.full_like(self.stopped_at, epochs_done)
+        if self.own_ends:
+            done = torch.minimum(done, self.ends_at)
+        return torch.where(self.stopped_at >= 0, self.stopped_at, torch.where(self.diverged_at >= 0, self.diverged_at, done))
 
     @torch.no_grad()
     def mark_diverged(self, losses: torch.Tensor, epoch: int) -> torch.Tensor:
@@ -133,6 +169,7 @@ class MemberFacts(nn.Module):
         [K] on the whole table). Returns the epoch's view, the newly diverged and the newly stopped.
         Called once per epoch, so it keeps to few tensor ops and one host sync."""
         finite = torch.isfinite(losses)
+        training = self._active  # the members this epoch trained (only theirs change)
         newly_diverged = self._active & ~finite
         self.diverged_at.masked_fill_(newly_diverged, epoch)
         diverged = self._diverged | newly_diverged
@@ -156,25 +193,41 @@ class MemberFacts(nn.Module):
                 by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin, self.head)
             newly_stopped = self.solved_rule(by_margin) & active
             self.stopped_at.masked_fill_(newly_stopped, epoch)
-        if epoch % self.trail_every == 0:
-            self._sample(epoch, losses, signed.min(dim=1).values)
+        if any(epoch % every == 0 for every in self._everies):
+            due = training if len(self._everies) == 1 else training & (epoch % self._every == 0)
+            self._sample(epoch, losses, signed.min(dim=1).values, due)
         seen = Seen(healthy_mean(losses, diverged), rows.float().mean(), solved.float().mean(), losses, solved)
-        counts = torch.stack([newly_diverged.sum(), newly_stopped.sum()]).tolist()  # the epoch's one host sync
+        ending = epoch in self._end_epochs
+        newly_ended = active & ~newly_stopped & (self.ends_at == epoch) if ending else newly_stopped
+        # the epoch's one host sync
+        counts = torch.stack([newly_diverged.sum(), newly_stopped.sum(), newly_ended.sum() if ending else
+                              newly_stopped.new_zeros((), dtype=torch.long)]).tolist()
+        if epoch in self._budget_row:
+            row = self._budget_row[epoch]
+            # (members done earlier are written their final verdict again; those past their own max_epochs never are)
+            mine = self.own_budget[row] & ~self._ended_mask if self._ended else self.own_budget[row]
+            self.right_at[row] = torch.where(mine, solved.to(torch.int8), self.right_at[row])
         if counts[0] or counts[1]:
             self._diverged, self._active = diverged, active & ~newly_stopped
             self._remaining -= counts[0] + counts[1]
-        if epoch in self._budget_row:
-            self.right_at[self._budget_row[epoch]] = solved.to(torch.int8)
-        if self._remaining == 0:  # the run ends here: every member keeps this verdict at the budgets after it
+            # A member done now is done for good, as its lone run ends here: it keeps this verdict at its budgets after.
             later = [i for i, e in enumerate(self.budgets) if e > epoch]
             if later:
-                self.right_at[later] = solved.to(torch.int8)
-        return seen, (newly_diverged if counts[0] else None), (newly_stopped if counts[1] else None)
+                mine = self.own_budget[later] & (newly_diverged | newly_stopped)
+                self.right_at[later] = torch.where(mine, solved.to(torch.int8), self.right_at[later])
+        if counts[2]:  # at their own max_epochs: kept as they are, as their lone runs end here
+            self._active = self._active & ~newly_ended
+            self._remaining -= counts[2]
+            self._ended, self._ended_mask = self._ended + counts[2], self._ended_mask | newly_ended
+        held = newly_stopped | newly_ended if counts[2] else newly_stopped
+        return seen, (newly_diverged if counts[0] else None), (held if counts[1] or counts[2] else None)
 
-    def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor) -> None:
-        for trail, value in ((self.trail_loss, losses), (self.trail_margin, worst)):
-            trail.copy_(torch.cat([trail[1:], value.detach().to(trail.dtype).unsqueeze(0)]))
-        self.trail_epoch.copy_(torch.cat([self.trail_epoch[1:], self.trail_epoch.new_tensor([epoch])]))
+    def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor, due: torch.Tensor) -> None:
+        """Append this epoch's sample to the trails of the ``due`` members (those done keep theirs)."""
+        stamp = torch.full_like(self.trail_epoch[:1], epoch)
+        for trail, value in ((self.trail_loss, losses), (self.trail_margin, worst), (self.trail_epoch, stamp)):
+            shifted = torch.cat([trail[1:], value.detach().to(trail.dtype).view(1, -1)])
+            torch.where(due, shifted, trail, out=trail)
 
     @contextmanager
     def best_in_place(self, net: Population) -> Iterator[None]:
