@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 
 from xor_lightning.core.causes import CAUSES
-from xor_lightning.core.losses import consumes, member_losses, row_losses
+from xor_lightning.core.losses import consumes, row_losses
 from xor_lightning.core.nets import ACROSS_UNITS, ACTIVATIONS
 from xor_lightning.core.verdict import probability, signed_confidence
 
@@ -190,8 +190,17 @@ def _trend(facts, now_loss: torch.Tensor, now_margin: torch.Tensor, epochs: torc
     return steady & torch.isfinite(losses[-1]), still, torch.where(enough, torch.minimum(by_margin, by_loss.clamp(min=0)), inf)
 
 
+def _runs(module, name: str, uniform):
+    """``(value, slice)`` per run of members sharing choice ``name`` (one run for a uniform module)."""
+    members = getattr(module, "members", None)
+    if members is None:
+        return [(uniform, slice(0, module.hparams.seeds))]
+    return members.loss_runs() if name == "loss" else members.slices(name)
+
+
 def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds = THRESHOLDS) -> Diagnosis:
-    """One cause for every member not ``solved`` (all on the CPU, from ``module``'s final weights)."""
+    """One cause for every member not ``solved`` (all on the CPU, from ``module``'s final weights);
+    members with activations or losses of their own (a member table) are diagnosed by their own."""
     hp = module.hparams
     net = module.net
     params = list(net.parameters())
@@ -200,7 +209,7 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     y = task.column.to(params[0].device, params[0].dtype)
     with torch.enable_grad():
         pre = net.trace(x)
-        losses = member_losses(module.loss_name, pre[-1], y, net.output, **module.loss_kwargs)
+        losses = module.loss_of(pre[-1], y)
         grads = torch.autograd.grad(losses.sum(), params, allow_unused=True)
     grad_norm = sum(g.pow(2).flatten(1).sum(1) for g in grads if g is not None).sqrt().detach().cpu()
     pre = [z.detach().float().cpu() for z in pre]
@@ -208,29 +217,39 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     probs = probability(pre[-1].squeeze(-1), net.output)
     targets = task.targets
 
-    affine = hp.model["activation"] == "identity" or not hp.model["hidden"]
-    linear = affine and task.linearly_separable is False  # None (not known, > 5 inputs): not claimed
-    relu = torch.full_like(solved, hp.model["activation"] in OFF_AT_ZERO)
     first = 1 if task.linearly_separable else 2
-    layers_fail = _layers_fail(pre, hp.model["activation"], t, first) if not affine else torch.zeros_like(solved)
-    merged = _rows_merged(pre, targets, hp.model["activation"]) if not affine else torch.zeros_like(solved)
+    none = torch.zeros_like(solved)
+    linear, relu, layers_fail, merged = none.clone(), none.clone(), none.clone(), none.clone()
+    for activation, part in _runs(module, "activation", hp.model["activation"]):
+        affine = activation == "identity" or not hp.model["hidden"]
+        linear[part] = affine and task.linearly_separable is False  # None (not known, > 5 inputs): not claimed
+        relu[part] = activation in OFF_AT_ZERO
+        if not affine:
+            own = [z[part] for z in pre]
+            layers_fail[part] = _layers_fail(own, activation, t, first)
+            merged[part] = _rows_merged(own, targets, activation)
     wrong = (probs > 0.5) != (targets > 0.5)
     pinned = (probs * (1 - probs) < t.flat * 0.25) & wrong  # the sigmoid's derivative < 1% of its peak
-    sigmoid_in_loss = consumes(module.loss_name, module.loss_kwargs.get("input")) == "probabilities" and net.output == "logit"
-    output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
     plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
     worst = signed_confidence(probs, targets).min(dim=1).values
     allowed = math.floor((1 - task.solved_accuracy) * task.rows + 1e-9)  # 0 for a table: every row right
-    bound = solve_bound(module.loss_name, targets.tolist(), allowed, net.output, **module.loss_kwargs)
     # Each member's own last epoch: its early stop, divergence or own max_epochs (as its lone run's end).
     ends = module.facts.trained(int(module.epochs_done)).cpu()
-    falling, still, to_go = _trend(module.facts, losses, worst, ends, bound, t)
+    output_pinned, falling, still = none.clone(), none.clone(), none.clone()
+    to_go = torch.full_like(losses, math.inf)
+    for spec, part in _runs(module, "loss", {"name": module.loss_name, **module.loss_kwargs}):
+        name, kwargs = spec["name"], {k: v for k, v in spec.items() if k != "name"}
+        if consumes(name, kwargs.get("input")) == "probabilities" and net.output == "logit":
+            output_pinned[part] = pinned[part].any(dim=1)
+        bound = solve_bound(name, targets.tolist(), allowed, net.output, **kwargs)
+        own = _trend(module.facts, losses, worst, ends, bound, t)
+        falling[part], still[part], to_go[part] = (v[part] for v in own)
     stuck = still | (grad_norm < t.tiny_grad)
 
     cause = torch.full_like(losses, CAUSES.index("other"), dtype=torch.long)
     # Lowest precedence first: each later rule overwrites the ones before it.
     for name, applies in reversed([
-        ("diverged", diverged), ("linear", torch.full_like(solved, linear)),
+        ("diverged", diverged), ("linear", linear),
         ("dead", (layers_fail | merged) & relu),
         ("saturated units", (layers_fail | merged) & ~relu), ("saturated output", output_pinned),
         ("plateau", plateau), ("still learning", falling), ("local minimum", stuck),

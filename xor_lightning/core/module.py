@@ -125,11 +125,15 @@ class XORModule(pl.LightningModule):
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)
+        return logits, self.loss_of(logits, y)
+
+    def loss_of(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """[K] each member's mean loss of ``logits`` (by its own loss, members with losses of their own)."""
         if self._loss_runs is None:
-            return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
+            return member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
         parts = [member_losses(spec["name"], logits[part], y[part] if y.dim() == 3 else y, self.net.output,
                                **{k: v for k, v in spec.items() if k != "name"}) for spec, part in self._loss_runs]
-        return logits, torch.cat(parts)
+        return torch.cat(parts)
 
     def configure_optimizers(self) -> PopulationOptimizer:
         parts = self.members.optimizer_parts() if self.members is not None else None
