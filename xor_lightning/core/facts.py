@@ -9,7 +9,9 @@ as the batch, the forward of epoch e+1 evaluates the weights after epoch e).
 
 Each fact is about one member alone (promise 8): member i of ``seeds=K seed=s`` records exactly
 what a lone run ``seeds=1 seed=s+i`` records. A member that met the early stop is done, as a lone
-run would be: nothing about it changes afterwards (the loop keeps its weights frozen too).
+run would be: nothing about it changes afterwards (the loop keeps its weights frozen too). So is a
+member at its own max_epochs (``ends_at``, members.MemberTable): its loss trail, verdicts and best
+stop there while the others train on.
 """
 
 from __future__ import annotations
@@ -166,10 +168,10 @@ class MemberFacts(nn.Module):
         params: list[torch.Tensor], stop: StopRule | None,
     ) -> tuple[Seen, torch.Tensor, torch.Tensor]:
         """Record what the weights after ``epoch`` epochs show (``logits`` [K, N, 1] and ``losses``
-        [K] on the whole table). Returns the epoch's view, the newly diverged and the newly stopped.
-        Called once per epoch, so it keeps to few tensor ops and one host sync."""
+        [K] on the whole table). Returns the epoch's view, the newly diverged and the newly held (met
+        the early stop, or reached their own max_epochs). Only the members that trained this epoch
+        change. Called once per epoch, so it keeps to few tensor ops and one host sync."""
         finite = torch.isfinite(losses)
-        training = self._active  # the members this epoch trained (only theirs change)
         newly_diverged = self._active & ~finite
         self.diverged_at.masked_fill_(newly_diverged, epoch)
         diverged = self._diverged | newly_diverged
@@ -194,14 +196,14 @@ class MemberFacts(nn.Module):
             newly_stopped = self.solved_rule(by_margin) & active
             self.stopped_at.masked_fill_(newly_stopped, epoch)
         if any(epoch % every == 0 for every in self._everies):
-            due = training if len(self._everies) == 1 else training & (epoch % self._every == 0)
+            # (a member diverging now records no NaN sample: its weights are zeroed, its trail stops)
+            due = active if len(self._everies) == 1 else active & (epoch % self._every == 0)
             self._sample(epoch, losses, signed.min(dim=1).values, due)
         seen = Seen(healthy_mean(losses, diverged), rows.float().mean(), solved.float().mean(), losses, solved)
         ending = epoch in self._end_epochs
         newly_ended = active & ~newly_stopped & (self.ends_at == epoch) if ending else newly_stopped
-        # the epoch's one host sync
-        counts = torch.stack([newly_diverged.sum(), newly_stopped.sum(), newly_ended.sum() if ending else
-                              newly_stopped.new_zeros((), dtype=torch.long)]).tolist()
+        counted = [newly_diverged.sum(), newly_stopped.sum(), *([newly_ended.sum()] if ending else [])]
+        counts = torch.stack(counted).tolist() + ([] if ending else [0])  # the epoch's one host sync
         if epoch in self._budget_row:
             row = self._budget_row[epoch]
             # (members done earlier are written their final verdict again; those past their own max_epochs never are)

@@ -24,7 +24,9 @@ MAX_COUNT = 2**53
 # What happens to each top-level section (also the docs' table).
 SECTIONS = {
     "state_dict": "kept: every tensor checked against seeds and model.hidden (checkpoints.check_shapes)",
-    "hyper_parameters": "kept: checked like a command line, and equal to the run record's settings",
+    "hyper_parameters": "kept: checked like a command line, and equal to the run record's settings; a member table "
+                        "(members) checked as data: one value per member, choices from the allowed lists, every "
+                        "distinct member's config through a command line's checks",
     "xor_lightning_run": "kept: run id, overrides, max_epochs and settings checked (resume.check_record)",
     "optimizer_states": "rebuilt: one optimizer; its per-parameter state must have exactly the keys, shapes and dtypes "
                         "the configured optimizer makes; its hyperparameters (param_groups) come from the config",
