@@ -143,3 +143,32 @@ def test_a_checkpoint_older_than_per_member_trails_loads(train_cfg):
     module.on_load_checkpoint({"state_dict": state})
     module.load_state_dict(state)
     assert module.facts.trail_epoch.shape == (8, 3) and module.facts.trail_epoch[:, 2].tolist() == list(range(8))
+
+
+def test_a_jobs_cut_of_the_population_is_its_own_runs_state(train_cfg, monkeypatch):
+    """Job A (seeds 3 and 4, SGD with momentum, 30 epochs, budgets 10 and 30) packed with job B: its
+    share of the packed last.ckpt (core/job_state.py) is what job A alone writes, held optimizer
+    state of members that stopped early included."""
+    from xor_lightning.core.job_state import job_end, job_optimizer_state, job_state
+    from xor_lightning.run.checkpoints import load_checkpoint, read_checkpoint
+    from xor_lightning.run.train import train
+
+    alone = train(train_cfg("seed=3", "seeds=2", "model.hidden=[4]", "model.init=normal", "trainer.max_epochs=30",
+                            "block_epochs=8", "optimizer=sgd", "optimizer.lr=0.5", "optimizer.momentum=0.9",
+                            "loss=bce_with_logits", "budgets=[10,30]", *QUIET, run_id="alone"))
+    _, packed = _train_packed(train_cfg, monkeypatch)
+    mine, theirs = read_checkpoint(packed["last_checkpoint"]), read_checkpoint(alone["last_checkpoint"])
+    module = load_checkpoint(packed["last_checkpoint"])
+    end = job_end(module.facts.trained(int(module.epochs_done)), slice(0, 2))
+    assert end == alone["epochs_trained"]
+    assert 0 < int(module.facts.stopped_at[:2].max()) < end  # one stopped early: its optimizer state was held
+    cut = job_state(mine["state_dict"], slice(0, 2), [0, 1], end)
+    assert set(cut) == set(theirs["state_dict"])
+    for name, value in theirs["state_dict"].items():
+        if name != "best_version":  # a count of the population's blocks, not a fact of a member
+            assert torch.equal(cut[name].nan_to_num(), value.nan_to_num()), name
+    opt = job_optimizer_state(mine["optimizer_states"][0], slice(0, 2), parts=2, part=0, steps=end)
+    assert opt["state"].keys() == theirs["optimizer_states"][0]["state"].keys()
+    for index, entry in theirs["optimizer_states"][0]["state"].items():
+        for name, value in entry.items():
+            assert torch.equal(opt["state"][index][name], value), (index, name)
