@@ -132,6 +132,13 @@ def test_a_run_with_members_resumes_as_if_it_had_not_stopped(train_cfg, monkeypa
         assert torch.equal(x, y), name
     assert resumed["solved"] == whole["solved"] and resumed["epochs_trained"] == whole["epochs_trained"] == 30
     assert resumed["epochs_this_process"] == 14
+    monkeypatch.undo()  # a run without the table cannot continue one with it
+    import xor_lightning.run.train as run_train
+
+    cfg = train_cfg("seed=3", "seeds=3", "model.hidden=[4]", "model.init=normal", "trainer.max_epochs=40",
+                    "block_epochs=8", *QUIET, f"ckpt_path={resumed['last_checkpoint']}", run_id="part")
+    with pytest.raises(UserError, match="this checkpoint's members differ from this run's"):
+        run_train.train(cfg)
 
 
 def test_a_checkpoint_older_than_per_member_trails_loads(train_cfg):

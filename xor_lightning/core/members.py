@@ -180,6 +180,17 @@ class MemberTable:
         """A model number per member as a list (None where NaN: output_init_std's "same as init_std")."""
         return [None if v != v else v for v in self.numbers[name].tolist()]
 
+    def same_as(self, other: MemberTable | None) -> bool:
+        """The same members: seeds, numbers (NaN equal to NaN), choices and groups."""
+        if other is None or not torch.equal(self.seed, other.seed) or set(self.numbers) != set(other.numbers):
+            return False
+        if any(not torch.equal(a.nan_to_num(-1.0) if a.is_floating_point() else a,
+                               b.nan_to_num(-1.0) if b.is_floating_point() else b)
+               or a.dtype != b.dtype for a, b in ((self.numbers[n], other.numbers[n]) for n in self.numbers)):
+            return False
+        return self.choices == other.choices and set(self.groups) == set(other.groups) and all(
+            torch.equal(self.groups[n], other.groups[n]) for n in self.groups)
+
     def to_lists(self) -> dict[str, Any]:
         return {"seed": self.seed.tolist(), "numbers": {k: v.tolist() for k, v in self.numbers.items()},
                 "choices": {k: list(v) for k, v in self.choices.items()},

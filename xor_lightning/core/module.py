@@ -17,6 +17,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from xor_lightning.base.errors import UserError
 from xor_lightning.core.block import BlockRecord, LoopPlan, clip_per_member
 from xor_lightning.core.divergence import freeze
 from xor_lightning.core.facts import MemberFacts, healthy_mean
@@ -101,8 +102,15 @@ class XORModule(pl.LightningModule):
         return self.net(x)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Checkpoints older than epoch budgets have no ``facts.right_at``: none, as they had no budgets;
-        older than per-member trails, one ``facts.trail_epoch`` for all members: each member's the same."""
+        """A checkpoint of other members (a member table, or none where this module has one) is
+        refused. Checkpoints older than epoch budgets have no ``facts.right_at``: none, as they had
+        no budgets; older than per-member trails, one ``facts.trail_epoch`` for all members: each
+        member's the same."""
+        given = (checkpoint.get("hyper_parameters") or {}).get("members")
+        theirs = MemberTable.from_lists(given) if given is not None else None
+        if (self.members is None) != (theirs is None) or (theirs is not None and not theirs.same_as(self.members)):
+            raise UserError("this checkpoint's members differ from this run's (a member table: a packed grid's jobs); "
+                            "resume it as it was trained, with the same member table")
         state = checkpoint.get("state_dict")
         if isinstance(state, dict) and "facts.right_at" not in state:
             state["facts.right_at"] = self.facts.right_at.clone()
