@@ -79,7 +79,7 @@ class MemberFacts(nn.Module):
         own = torch.ones((len(self.budgets), k), dtype=torch.bool) if own is None else own.to(torch.bool)
         self.right_at.masked_fill_(~own, NOT_MINE)
         self.register_buffer("own_budget", own, persistent=False)
-        # Each member's own trainer.max_epochs (members with budgets of their own; None: the run's for all).
+        # Each member's own trainer.max_epochs (a member table's; None: the run's, set by ``begin``).
         # Not state: given by the member table, as the run's max_epochs is by the run.
         self.own_ends = ends_at is not None
         self.register_buffer("ends_at", (ends_at if ends_at is not None else torch.zeros(k)).to(torch.long), persistent=False)
@@ -118,8 +118,9 @@ class MemberFacts(nn.Module):
 
     def begin(self, max_epochs: int, epochs_done: int = 0) -> None:
         """Derive the masks ``observe`` keeps up to date (after loading or moving the buffers)."""
-        k = self.first_solved.shape[0]
-        ends = self.ends_at if self.own_ends else torch.full((k,), max_epochs, dtype=torch.long, device=self.ends_at.device)
+        if not self.own_ends:  # every member ends with the run
+            self.ends_at.fill_(max_epochs)
+        ends = self.ends_at
         self._every = (ends // 20).clamp(min=1)  # trail_every of each member's own max_epochs
         self._everies = sorted(set(self._every.tolist()))
         self.trail_every = self._everies[0]
