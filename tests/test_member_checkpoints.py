@@ -95,6 +95,10 @@ def test_a_checkpoint_with_members_reloads_evaluates_and_refuses_a_tampered_tabl
     ev = evaluate_module(best)
     assert [int(s) for s in ev.solved.tolist()] == [int(r["solved"]) for r in rows]
     assert [f"{v:.6g}" for v in ev.losses.tolist()] == [r["final_loss"] for r in rows]  # the same predictions
+    from xor_lightning.views.tables import summary_lines
+
+    lines = summary_lines(ev, member=2)
+    assert "3 members with seeds and settings of their own" in lines[0] and "member 2 (seed 7)" in "\n".join(lines)
     summary = evaluate(compose_config("evaluate", [f"checkpoint={metrics['best_checkpoint']}"]))
     assert summary["solved"] == metrics["solved"]
 

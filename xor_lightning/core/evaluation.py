@@ -52,6 +52,16 @@ class Evaluation:
     def diverged(self) -> torch.Tensor:
         return self.diverged_at >= 0
 
+    def member_seed(self, i: int) -> int:
+        """Member i's seed: its own (a member table's), else seed + i."""
+        return int(self.member_seeds[i]) if self.member_seeds is not None else self.seed + i
+
+    @property
+    def seeds_in_order(self) -> bool:
+        """Member i has seed + i (not so in a member table of several jobs)."""
+        return self.member_seeds is None or torch.equal(
+            self.member_seeds, torch.arange(self.seed, self.seed + self.members, dtype=self.member_seeds.dtype))
+
     @property
     def members(self) -> int:
         return len(self.losses)

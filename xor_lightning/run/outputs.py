@@ -54,7 +54,7 @@ def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
     test = zip(ev.accuracy.tolist(), ev.test_accuracy.tolist(), ev.test_losses.tolist()) if tested else None
     # Per budget: 1 right at exactly that epoch, 0 not, empty when the run never reached it.
     at_budgets = ev.right_at.T.tolist() if ev.budgets else [[] for _ in range(ev.members)]
-    seeds = ev.member_seeds.tolist() if ev.member_seeds is not None else [ev.seed + i for i in range(ev.members)]
+    seeds = [ev.member_seed(i) for i in range(ev.members)]
     for i, (solved, first, best, loss, trained, diverged, cause, more, at) in enumerate(zip(
         ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
         ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs, at_budgets,
