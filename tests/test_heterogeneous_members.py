@@ -128,7 +128,7 @@ def _compare(train_cfg, monkeypatch, extra: tuple[str, ...]) -> float:
     return worst
 
 
-@pytest.mark.slow  # 17 train() runs, ~12 s
+@pytest.mark.slow  # nine train() runs, ~5 s
 def test_members_that_differ_in_everything_train_as_their_lone_runs_full_batch(train_cfg, monkeypatch):
     worst = _compare(train_cfg, monkeypatch, ())
     print(f"full batch: largest |packed member - lone run| in weights, losses, probabilities, optimizer state: {worst:.3g}")
@@ -137,7 +137,7 @@ def test_members_that_differ_in_everything_train_as_their_lone_runs_full_batch(t
     assert worst <= 1e-5
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # nine train() runs, ~6 s
 def test_members_that_differ_in_everything_train_as_their_lone_runs_shuffled_mini_batches(train_cfg, monkeypatch):
     worst = _compare(train_cfg, monkeypatch, ("data.batch_size=2", "data.shuffle=true"))
     print(f"shuffled mini-batches: largest |packed member - lone run|: {worst:.3g}")
