@@ -163,8 +163,11 @@ def test_a_jobs_cut_of_the_population_is_its_own_runs_state(train_cfg, monkeypat
     """Job A (seeds 3 and 4, SGD with momentum, 30 epochs, budgets 10 and 30) packed with job B: its
     share of the packed last.ckpt (core/job_state.py) is what job A alone writes, held optimizer
     state of members that stopped early included."""
+    from xor_lightning.core.diagnosis import diagnose
+    from xor_lightning.core.evaluation import evaluate_module
     from xor_lightning.core.job_state import job_end, job_optimizer_state, job_state
     from xor_lightning.run.checkpoints import load_checkpoint, read_checkpoint
+    from xor_lightning.run.outputs import members_csv
     from xor_lightning.run.train import train
 
     alone = train(train_cfg("seed=3", "seeds=2", "model.hidden=[4]", "model.init=normal", "trainer.max_epochs=30",
@@ -181,6 +184,13 @@ def test_a_jobs_cut_of_the_population_is_its_own_runs_state(train_cfg, monkeypat
     for name, value in theirs["state_dict"].items():
         if name != "best_version":  # a count of the population's blocks, not a fact of a member
             assert torch.equal(cut[name].nan_to_num(), value.nan_to_num()), name
+    # its evaluation and diagnosis: members.csv and the summary as job A alone wrote them
+    best = evaluate_module(load_checkpoint(packed["best_checkpoint"]), module.facts, int(module.epochs_done))
+    own = best.take(slice(0, 2), [0, 1])
+    text = members_csv(own, diagnose(module, best.solved, best.diverged).take(slice(0, 2)))
+    assert text == (Path(alone["log_dir"]).parents[1] / "outputs" / "alone" / "members.csv").read_text()
+    summary = own.summary()
+    assert {k: alone[k] for k in summary} == summary
     opt = job_optimizer_state(mine["optimizer_states"][0], slice(0, 2), parts=2, part=0, steps=end)
     assert opt["state"].keys() == theirs["optimizer_states"][0]["state"].keys()
     for index, entry in theirs["optimizer_states"][0]["state"].items():

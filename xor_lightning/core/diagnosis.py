@@ -62,6 +62,10 @@ class Diagnosis:
     causes: list[str]            # per member; "" for a member that solved the table
     more_epochs: list[int | None]  # per member: the estimate for "still learning", else None
 
+    def take(self, members: slice) -> Diagnosis:
+        """The diagnosis of ``members`` alone (a packed grid's job)."""
+        return Diagnosis(self.causes[members], self.more_epochs[members])
+
     def counts(self) -> dict[str, int]:
         return {cause: self.causes.count(cause) for cause in CAUSES}
 

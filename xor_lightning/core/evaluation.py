@@ -52,6 +52,25 @@ class Evaluation:
     def diverged(self) -> torch.Tensor:
         return self.diverged_at >= 0
 
+    def take(self, members: slice, budget_rows: list[int] | None = None) -> Evaluation:
+        """The evaluation of ``members`` alone (a packed grid's job): their rows, and of the budgets
+        only their own (``budget_rows``, indices into ``budgets``; None: all)."""
+        rows = list(range(len(self.budgets))) if budget_rows is None else list(budget_rows)
+        seeds = self.member_seeds[members] if self.member_seeds is not None else None
+
+        def cut(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[members]
+
+        return Evaluation(
+            seed=self.member_seed(members.start), probs=self.probs[members], losses=self.losses[members],
+            solved=self.solved[members], first_solved=self.first_solved[members], diverged_at=self.diverged_at[members],
+            best_epoch=self.best_epoch[members], epochs_trained=self.epochs_trained[members], task=self.task, head=self.head,
+            test_probs=cut(self.test_probs), test_losses=cut(self.test_losses),
+            budgets=tuple(self.budgets[r] for r in rows),
+            right_at=None if self.right_at is None else self.right_at[rows][:, members],
+            member_seeds=seeds, columns=None,
+        )
+
     def member_seed(self, i: int) -> int:
         """Member i's seed: its own (a member table's), else seed + i."""
         return int(self.member_seeds[i]) if self.member_seeds is not None else self.seed + i
