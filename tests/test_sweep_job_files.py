@@ -58,3 +58,14 @@ def test_each_damaged_job_file_is_its_rows_one_line_and_the_others_are_summarise
     summary = (tmp_path / "summary.md").read_text()
     assert "| 0 | 0.1 | 3/4 |" in summary and "nested more than 4 levels deep" in summary
     assert "0.1,ok,3,4,0.75" in (tmp_path / "summary.csv").read_text()
+
+
+def test_a_point_set_job_with_damaged_test_results_is_unreadable_saying_which(tmp_path):
+    tested = {**METRICS, "train_accuracy": 0.9, "test_accuracy": {"mean": 0.8, "median": 0.8, "of_solved": 0.8},
+              "test_loss": 0.4}
+    job(tmp_path, 0, "0.1", json.dumps(tested))
+    job(tmp_path, 1, "0.2", json.dumps({**tested, "test_accuracy": {"mean": "high"}}))
+    job(tmp_path, 2, "0.3", json.dumps({k: v for k, v in tested.items() if k != "test_loss"}))
+    status = {r["job"]: r["status"] for r in summarise(tmp_path, plot=False)[0]}
+    assert status == {"0": "ok", "1": "unreadable (metrics.json: test_accuracy is not valid (not as train writes it))",
+                      "2": "unreadable (metrics.json: test_loss is missing (not as train writes it))"}

@@ -86,7 +86,8 @@ def test_varying_keeps_only_keys_whose_values_differ():
     assert varying(jobs) == ["a"]
 
 
-@pytest.mark.parametrize(("experiment", "jobs"), [("forum_sweep", 30), ("width_sweep", 8), ("init_scale", 9), ("linear", 8)])
+@pytest.mark.parametrize(("experiment", "jobs"), [("forum_sweep", 30), ("width_sweep", 8), ("init_scale", 9), ("linear", 8),
+                                               ("gates", 32), ("parity_scaling", 20), ("playground", 24)])
 def test_each_experiment_is_one_multirun(experiment, jobs):
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         expanded = expand_config_sweeps("train", [[f"experiment={experiment}"]], multirun=True)
@@ -156,3 +157,105 @@ def test_survival_names_distinguishable_curves_spread_from_best_to_worst():
     same_loss = [r for r in rows if r["loss"] == "l0"]
     curves_l0 = {r["job"]: ([0, 100], [1.0, 1.0]) for r in same_loss}
     assert _curve_groups(same_loss, keys, curves_l0) == [("*, l0: 10 jobs, none solved", same_loss)]
+
+
+def _point_set_job(sweep: Path, num: int, noise: int, test_right: list[int]) -> dict:
+    """A finished job on a 20-point playground set (10 training, 10 test points) whose members get
+    every training point right and ``test_right[i]`` of the test points; returns its metrics.json."""
+    import torch
+
+    from xor_lightning.core.evaluation import Evaluation
+    from xor_lightning.core.task import build
+
+    task = build({"name": "playground", "set": "circle", "noise": noise, "points": 20})
+    k = len(test_right)
+    probs = task.targets.repeat(k, 1) * 0.8 + 0.1
+    wrong = torch.arange(10)[None, :] >= torch.tensor(test_right)[:, None]  # the first test_right[i] right
+    test_probs = torch.where(wrong, 0.9 - task.test_targets * 0.8, task.test_targets * 0.8 + 0.1)
+    ev = Evaluation(seed=0, probs=probs, losses=torch.full((k,), 0.2), solved=torch.ones(k, dtype=torch.bool),
+                    first_solved=torch.full((k,), 7), diverged_at=torch.full((k,), -1), best_epoch=torch.full((k,), 7),
+                    epochs_trained=torch.full((k,), 9), task=task, test_probs=test_probs,
+                    test_losses=torch.tensor([0.3 + 0.1 * i for i in range(k)]))
+    metrics = {**ev.summary(), "causes": {}, "wall_seconds": 1.0, "epochs_trained": 9}
+    folder = sweep / str(num)
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(f"- data=playground\n- data.noise={noise}\n")
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return metrics
+
+
+def test_point_set_sweep_table_shows_train_and_test_accuracy_the_gap_and_the_test_loss(tmp_path):
+    # Job 0: test 9, 8, 4 of 10 right (median 80%, mean 70%); job 1: 5, 5, 6 (median 50%, mean 53.3%).
+    m0 = _point_set_job(tmp_path, 0, 0, [9, 8, 4])
+    _point_set_job(tmp_path, 1, 50, [5, 5, 6])
+    rows, keys = summarise(tmp_path)
+    by_noise = {r["data.noise"]: r for r in read_summary(tmp_path)}
+    assert float(by_noise["0"]["train_accuracy"]) == 1.0 == m0["train_accuracy"]
+    assert abs(float(by_noise["0"]["test_accuracy"]) - 0.7) < 1e-6
+    assert float(by_noise["0"]["test_accuracy_median"]) == m0["test_accuracy"]["median"] == pytest.approx(0.8)
+    assert abs(float(by_noise["0"]["train_test_gap"]) - 0.3) < 1e-6
+    assert abs(float(by_noise["0"]["test_loss"]) - 0.4) < 1e-6  # the mean of 0.3, 0.4, 0.5
+    assert abs(float(by_noise["50"]["test_accuracy"]) - 16 / 30) < 1e-6
+    table = (tmp_path / "summary.md").read_text()
+    assert "| train acc | test acc | test acc median | train-test gap | test loss |" in table
+    assert "| 100.0% | 70.0% | 80.0% | +30.0 pp | 0.4 |" in table
+    assert "| 100.0% | 53.3% | 50.0% | +46.7 pp | 0.4 |" in table
+    assert (tmp_path / "summary.png").stat().st_size > 1000
+
+
+def test_a_table_task_has_no_test_columns_in_its_table_and_empty_ones_in_the_csv(tmp_path):
+    (tmp_path / "0" / ".hydra").mkdir(parents=True)
+    (tmp_path / "0" / ".hydra" / "overrides.yaml").write_text("- seeds=4\n")
+    metrics = {"seeds": 4, "seed": 0, "solved": 4, "success_rate": 1.0, "epochs_to_solve": {"median": 3, "p90": 4},
+               "final_loss": 0.1, "diverged": 0, "causes": {}, "epochs_trained": 5, "wall_seconds": 0.2}
+    (tmp_path / "0" / "metrics.json").write_text(json.dumps(metrics))
+    rows, keys = summarise(tmp_path, plot=False)
+    assert "test acc" not in markdown_table(rows, keys)
+    (row,) = read_summary(tmp_path)
+    assert row["status"] == "ok" and row["test_accuracy"] == row["train_test_gap"] == ""
+
+
+def test_heat_map_cells_of_a_point_set_sweep_show_the_median_test_accuracy():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from xor_lightning.views.sweep_summary import _grid, _heat_maps
+
+    rows, keys = _rows(4), ["model.activation", "loss"]
+    for r, test in zip(rows, [0.884, 0.5, 0.884, 0.5]):
+        r["test_accuracy_median"] = test
+    fig = plt.figure(layout="constrained")
+    ax = fig.add_subplot()
+    _heat_maps(fig, [ax], rows, keys, _grid(rows, keys))
+    texts = [t.get_text() for t in ax.texts]
+    assert sum(t.endswith("\ntest 88%") for t in texts) == 2 and sum(t.endswith("\ntest 50%") for t in texts) == 2
+    assert "median test accuracy" in ax.get_title()
+    plt.close(fig)
+
+
+def test_a_swept_gate_named_false_or_true_reads_as_typed_in_the_table_and_the_launcher_line(tmp_path):
+    import logging
+
+    from xor_lightning.base.overrides import BooleansAsTyped
+
+    for num, gate in enumerate(["False", "True", "and"]):  # as Hydra's sweeper writes data.gate=false,true,and
+        (tmp_path / str(num) / ".hydra").mkdir(parents=True)
+        (tmp_path / str(num) / ".hydra" / "overrides.yaml").write_text(f"- data.gate={gate}\n- data=table\n")
+    rows, keys = summarise(tmp_path, plot=False)
+    assert sorted(r["data.gate"] for r in rows) == ["and", "false", "true"]
+    table = (tmp_path / "summary.md").read_text()
+    assert "| false |" in table and "False" not in table and "True" not in table
+    line = "\t#0 : data.gate=False early_stop.enabled=True x=Falsey"
+    record = logging.LogRecord("hydra", logging.INFO, "", 0, line, None, None)
+    assert BooleansAsTyped().filter(record) and record.msg == "\t#0 : data.gate=false early_stop.enabled=true x=Falsey"
+
+
+@pytest.mark.slow  # ~6 s: a real multirun; the fast test above checks the table and the filter in-process
+def test_gates_multirun_prints_and_tabulates_false_as_typed(tmp_path):
+    res = run_cli("train", "-m", "experiment=gates", "data.gate=false,xnor", "model.activation=relu", *TINY, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "#0 : data.gate=false " in res.stdout and "data.gate=False" not in res.stdout
+    assert "task: gate false: targets 0000" in res.stdout
+    assert {r["data.gate"] for r in read_summary(tmp_path / "multirun" / "sw")} == {"false", "xnor"}

@@ -18,11 +18,24 @@ import torch.nn.functional as F
 from xor_lightning.base.atomic_io import atomic_write_bytes
 from xor_lightning.core.nets import Population
 from xor_lightning.core.task import XOR, Task
-from xor_lightning.core.verdict import decision, probability
+from xor_lightning.core.verdict import decision, probability, right
 from xor_lightning.views import canvas
 from xor_lightning.views.canvas import text
 from xor_lightning.views.plots import nice_ticks
-from xor_lightning.views.tiles import HIGH, LOW, boundary_tile, legend, prob_bar, unit_bar, unit_tile, with_axes
+from xor_lightning.views.tiles import (
+    HIGH,
+    LOW,
+    MAX_DRAWN_ROWS,
+    boundary_tile,
+    legend,
+    prob_bar,
+    row_height,
+    rows_legend,
+    rows_tile,
+    unit_bar,
+    unit_tile,
+    with_axes,
+)
 
 RESOLUTION = 81        # grid points per axis of output_fields/unit_fields when no size is asked
 MEMBER_LINES = 20      # members whose own loss curve the report draws
@@ -248,6 +261,86 @@ def spaces_image(
         right = canvas.titled(hidden, text("the last hidden layer's space (h1, h2): XOR is linearly separable here", 12))
     title = title_line(f"{who(member, seed, best)}", _is_solved(solved, member))
     return with_legend(title, canvas.hstack([left, right], gap=30), test=task.has_test)
+
+
+# ---- a table without a plane (1 input, or 3 and more): each row's p(y=1) per member --------------
+
+ROW_MEMBERS = 8  # members a rows picture shows beside each other: the best (or a fixed one) and the first others
+
+
+def shown_members(first: int, count: int, members: int) -> list[int]:
+    """``first``, then members 0, 1, ... (``first`` once), ``count`` in all (at most ``members``)."""
+    return list(dict.fromkeys([first, *range(members)]))[:max(1, min(count, members))]
+
+
+@torch.no_grad()
+def row_probs(net: Population, members: list[int], task: Task) -> torch.Tensor:
+    """``[len(members), rows]`` p(y=1) of every row of the task for the chosen members."""
+    x = task.inputs.to(net.weights[0].device, net.weights[0].dtype)
+    return probability(net(x, only=members)[:, :, 0].float().cpu(), net.output)
+
+
+def _column_header(lines: list[np.ndarray], width: int) -> np.ndarray:
+    head = canvas.vstack(lines, gap=1, align="center")
+    left = (width - head.shape[1]) // 2
+    return canvas.pad(head, right=width - head.shape[1] - left, left=left)
+
+
+def _row_labels(task: Task, drawn: int, height: int, min_width: int = 0) -> np.ndarray:
+    """Each row's inputs (x1 first) beside it; on rows too thin for a label, every few rows labelled."""
+    size = 10 if height >= 14 else 9
+    every = 1 if height >= 11 else 1 << max(0, int(np.ceil(np.log2(16 / height))))
+    labels = [(r, text("".join(f"{v:.0f}" for v in task.inputs[r].tolist()), size)) for r in range(0, drawn, every)]
+    width = max(min_width, max(piece.shape[1] for _, piece in labels) + 8)
+    column = canvas.blank(drawn * height, width)
+    for r, piece in labels:
+        canvas.put(column, piece, r * height + height // 2 - piece.shape[0] // 2, width - 6 - piece.shape[1])
+        if every > 1:
+            column[r * height, width - 4:] = canvas.BLACK  # the tick at the row labelled
+    return column
+
+
+def rows_panel(net: Population, members: list[int], *, task: Task, seed: int,
+               solved: torch.Tensor | bool | None = None, best: int | None = None) -> np.ndarray:
+    """A heat map of p(y=1): a line per row of the table (its inputs at the left), the target, then a
+    column per member with its seed, state and how many rows it gets wrong; wrong cells framed black.
+    Beyond MAX_DRAWN_ROWS rows the first are drawn and the counts still cover every row."""
+    probs = row_probs(net, members, task)
+    wrong = ~right(probs, task.targets, head=net.output)
+    drawn, height = min(task.rows, MAX_DRAWN_ROWS), row_height(task.rows)
+    heads = [[text("target", 10), text("", 10)]]
+    for i, m in zip(range(len(members)), members):
+        state = _state(_is_solved(solved, m), 10)
+        n = int(wrong[i].sum())
+        heads.append([text(f"{'best ' if m == best else ''}member {m}", 10), text(f"seed {seed + m}", 10),
+                      *([] if state is None else [state]),
+                      text(f"{n:,} wrong", 10, FAILED_COLOUR if n else SOLVED_COLOUR)])
+    width = max(44, max(piece.shape[1] for lines in heads for piece in lines) + 8)
+    tile = rows_tile(probs[:, :drawn].T.numpy(), task.targets[:drawn].numpy(), wrong[:, :drawn].T.numpy(), width)
+    names = text(f"x1..x{task.n_in}" if task.n_in > 1 else "x1", 10)
+    labels = _row_labels(task, drawn, height, names.shape[1] + 8)
+    header = canvas.hstack([_column_header(lines, width) for lines in heads], align="bottom")
+    header = canvas.hstack([_column_header([names], labels.shape[1]), header], align="bottom")
+    body = canvas.vstack([header, canvas.hstack([labels, tile])], gap=4)
+    if drawn < task.rows:
+        body = canvas.vstack([body, text(f"the first {drawn:,} of {task.rows:,} rows drawn; "
+                                         "the wrong counts cover every row", 10)], gap=6)
+    return canvas.hstack([body, prob_bar(min(240, max(120, tile.shape[0])))], gap=12)
+
+
+def rows_image(net: Population, members: list[int], *, task: Task, seed: int,
+               solved: torch.Tensor | bool | None = None, step: int | None = None, best: int | None = None) -> np.ndarray:
+    """The rows picture of ``members`` (rows_panel), titled with the step and how many of them solve the table."""
+    title = f"p(y=1) of each of the {task.rows:,} rows{_when(step)}"
+    if isinstance(solved, torch.Tensor):
+        title += f": {sum(bool(solved[m]) for m in members)} of {len(members)} members shown solved"
+    panel = rows_panel(net, members, task=task, seed=seed, solved=solved, best=best)
+    return canvas.pad(canvas.vstack([title_line(title), panel, rows_legend_for(task)], gap=10), 10, 10, 10, 10)
+
+
+def rows_legend_for(task: Task) -> np.ndarray:
+    """The rows picture's legend, for the task's row height (a frame, or a strip on thin rows)."""
+    return rows_legend(row_height(task.rows) < 6)
 
 
 def save(picture: np.ndarray, path: str | Path) -> Path:

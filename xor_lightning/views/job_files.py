@@ -102,6 +102,11 @@ def read_metrics(job_dir: Path) -> dict[str, Any]:
         "causes": isinstance(m.get("causes"), dict) and all(_is_int(n) for n in m["causes"].values()),
         "epochs_trained": _is_int(m.get("epochs_trained")),
     }
+    if "test_accuracy" in m:  # a task with a held-out part (a point set): the generalization columns
+        test = m["test_accuracy"]
+        checks["train_accuracy"] = _is_number(m.get("train_accuracy"))
+        checks["test_accuracy"] = isinstance(test, dict) and all(_is_number(test.get(k), True) for k in ("mean", "median"))
+        checks["test_loss"] = _is_number(m.get("test_loss"))
     bad = [k for k, ok in checks.items() if not ok]
     if bad:
         raise Unreadable(f"metrics.json: {bad[0]} is {'missing' if bad[0] not in m else 'not valid'} "

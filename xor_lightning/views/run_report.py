@@ -74,10 +74,8 @@ def plot_panels(history: History, ev: Evaluation) -> list[np.ndarray]:
 def report_image(module: XORModule, ev: Evaluation, history: History, run_id: str, diagnosis=None) -> np.ndarray:
     net, member = module.net, ev.best_member()
     name = figures.who(member, ev.seed, best=True)
-    if not ev.task.plane:  # no plane (x1, x2) to draw a boundary over: the plots alone
-        note = canvas.text(f"no decision boundary pictures: the task has {ev.task.n_in} inputs ({ev.task.description})", 12)
-        body = canvas.vstack([canvas.vstack(plot_panels(history, ev), gap=12), note], gap=16)
-        return figures.with_legend(figures.title_line(_headline(ev, run_id)), body, margin=14)
+    if not ev.task.plane:  # no plane (x1, x2) to draw a boundary over: each row's p(y=1) instead
+        return _rows_report(module, ev, history, run_id, diagnosis)
     boundary = canvas.titled(figures.boundary_panel(net, member, size=240, task=ev.task),
                              figures.title_line(name, bool(ev.solved[member]), 12))
     hidden = figures.hidden_space_panel(net, member, size=200, task=ev.task)  # with 2 units in the last hidden layer
@@ -87,10 +85,27 @@ def report_image(module: XORModule, ev: Evaluation, history: History, run_id: st
     top = canvas.hstack([canvas.vstack(plot_panels(history, ev), gap=12), boundary], gap=24)
     units = canvas.titled(figures.units_panel(net, member, task=ev.task), figures.title_line(f"units of {name}", None, 12))
     body = canvas.vstack([top, units], gap=22)
+    return figures.with_legend(_title(ev, run_id, diagnosis), body, margin=14, test=ev.task.has_test)
+
+
+def _title(ev: Evaluation, run_id: str, diagnosis=None) -> np.ndarray:
     title = figures.title_line(_headline(ev, run_id))
     if diagnosis is not None and diagnosis.summary():  # why the members that did not solve it failed
         title = canvas.vstack([title, canvas.text(f"not solved, by cause: {diagnosis.summary()}", 12)], gap=4)
-    return figures.with_legend(title, body, margin=14, test=ev.task.has_test)
+    return title
+
+
+def _rows_report(module: XORModule, ev: Evaluation, history: History, run_id: str, diagnosis=None) -> np.ndarray:
+    """report.png of a table without a plane: the plots beside each row's p(y=1) for the best member
+    and the first others (the evaluated weights), wrong rows framed."""
+    best = ev.best_member()
+    members = figures.shown_members(best, figures.ROW_MEMBERS, ev.members)
+    others = f" and the first {len(members) - 1} others" if len(members) > 1 else ""
+    rows = canvas.titled(figures.rows_panel(module.net, members, task=ev.task, seed=ev.seed, solved=ev.solved, best=best),
+                         canvas.text(f"each row's p(y=1): the best member{others}", 12))
+    top = canvas.hstack([canvas.vstack(plot_panels(history, ev), gap=12), rows], gap=24)
+    legend = figures.rows_legend_for(ev.task)
+    return canvas.pad(canvas.vstack([_title(ev, run_id, diagnosis), top, legend], gap=10), 14, 14, 14, 14)
 
 
 def write_report(path: str | Path, module: XORModule, ev: Evaluation, history: History, run_id: str,

@@ -27,16 +27,20 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from xor_lightning.base.atomic_io import atomic_write, atomic_write_text
-from xor_lightning.base.overrides import key_values
+from xor_lightning.base.overrides import as_typed, key_values
 from xor_lightning.core.causes import CAUSES
 from xor_lightning.core.stats import as_steps, survival, wilson_interval
 from xor_lightning.views.job_files import Unreadable, read_error, read_metrics, read_overrides, read_solved_epochs
-from xor_lightning.views.numbers import epochs, fraction, rate_with_interval
+from xor_lightning.views.numbers import epochs, fraction, percent, rate_with_interval
 
 # Why members failed (diagnosis.py): a column per cause.
 CAUSE_COLUMNS = [c.replace(" ", "_") for c in CAUSES]
+# The generalization question, for a task with a held-out part (a point set; empty for a table): the
+# members' mean training and test accuracy, the test accuracy's median, the gap between the means (the
+# training accuracy minus the test accuracy) and the mean test loss; diverged members left out.
+TEST_COLUMNS = ["train_accuracy", "test_accuracy", "test_accuracy_median", "train_test_gap", "test_loss"]
 STAT_COLUMNS = ["status", "solved", "seeds", "success_rate", "ci95_low", "ci95_high",
-                "epochs_median", "epochs_p90", "final_loss", "wall_s", *CAUSE_COLUMNS]
+                "epochs_median", "epochs_p90", "final_loss", *TEST_COLUMNS, "wall_s", *CAUSE_COLUMNS]
 
 
 class SweepSummary(Callback):
@@ -88,7 +92,7 @@ def _job_dirs(sweep_dir: Path) -> list[Path]:
 def _overrides(job_dir: Path) -> tuple[dict[str, str], str | None]:
     """The job's overrides, or none and what is wrong with its overrides.yaml."""
     try:
-        return key_values(read_overrides(job_dir)), None
+        return {k: as_typed(v) for k, v in key_values(read_overrides(job_dir)).items()}, None
     except Unreadable as exc:
         return {}, str(exc)
 
@@ -110,11 +114,26 @@ def job_row(job_dir: Path, unreadable: str | None = None) -> dict[str, Any]:
         "solved": m["solved"], "seeds": m["seeds"],
         "success_rate": m["success_rate"], "ci95_low": lo, "ci95_high": hi,
         "epochs_median": m["epochs_to_solve"]["median"], "epochs_p90": m["epochs_to_solve"]["p90"],
-        "final_loss": m["final_loss"], "wall_s": m["wall_seconds"],
+        "final_loss": m["final_loss"], "wall_s": m["wall_seconds"], **test_columns(m),
         **{c.replace(" ", "_"): n for c, n in m["causes"].items() if c in CAUSES},  # an older run may name others
         # The rate of members right at exactly each epoch budget ("" when the job never reached it).
         **{f"right_at_{e}": "" if r is None else r["rate"] for e, r in m.get("right_at_budget", {}).items()},
     }
+
+
+def _finite(value: Any) -> float | None:
+    return None if value is None or value != value else value  # NaN: every member diverged
+
+
+def test_columns(m: dict[str, Any]) -> dict[str, float | None]:
+    """TEST_COLUMNS of a job's metrics.json; none for a task without a held-out part."""
+    if "test_accuracy" not in m:
+        return {}
+    train, test = _finite(m["train_accuracy"]), _finite(m["test_accuracy"]["mean"])
+    return {"train_accuracy": train, "test_accuracy": test,
+            "test_accuracy_median": _finite(m["test_accuracy"]["median"]),
+            "train_test_gap": None if train is None or test is None else train - test,
+            "test_loss": _finite(m["test_loss"])}
 
 
 def budget_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -182,11 +201,35 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else percent(value)
+
+
+def _test_cells(r: dict[str, Any]) -> list[str]:
+    """Train vs test: mean accuracies, the test median, the gap in percentage points, the test loss."""
+    gap = r.get("train_test_gap")
+    return [_share(r.get("train_accuracy")), _share(r.get("test_accuracy")), _share(r.get("test_accuracy_median")),
+            _points(gap), _fmt(r.get("test_loss"))]
+
+
+def _points(gap: float | None) -> str:
+    """The gap in percentage points, signed; a gap too small for one decimal keeps its first digit (-0.004 pp)."""
+    if gap is None:
+        return "-"
+    text = f"{gap * 100:+.1f}"
+    return f"{text if gap == 0 or float(text) != 0 else f'{gap * 100:+.1g}'} pp"
+
+
+TEST_HEAD = ["train acc", "test acc", "test acc median", "train-test gap", "test loss"]
+
+
 def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
     causes = [c for c in CAUSE_COLUMNS if any(r.get(c) for r in rows)]  # only causes some job has
     budgets = budget_columns(rows)
+    tested = any("test_accuracy" in r for r in rows)  # a task with a held-out part: its columns
     head = ["job", *keys, "solved/seeds", "success rate [95% CI]", "median epochs", "p90 epochs", "mean final loss",
-            "wall s", *(c.replace("_", " ") for c in causes), *(f"right at {b.rsplit('_', 1)[1]}" for b in budgets)]
+            *(TEST_HEAD if tested else []), "wall s", *(c.replace("_", " ") for c in causes),
+            *(f"right at {b.rsplit('_', 1)[1]}" for b in budgets)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["job"], *(r[k] for k in keys)]
@@ -194,12 +237,14 @@ def markdown_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
             cells += [
                 f"{r['solved']}/{r['seeds']}" + (" (all diverged)" if r["status"] == "diverged" else ""),
                 rate_with_interval(r["success_rate"], r["ci95_low"], r["ci95_high"]),
-                epochs(r["epochs_median"]), epochs(r["epochs_p90"]), _fmt(r["final_loss"]), _fmt(r["wall_s"]),
+                epochs(r["epochs_median"]), epochs(r["epochs_p90"]), _fmt(r["final_loss"]),
+                *(_test_cells(r) if tested else []), _fmt(r["wall_s"]),
                 *(str(r.get(c, "-")) for c in causes),
                 *(fraction(r[b]) if isinstance(r.get(b), float) else "-" for b in budgets),
             ]
         else:
-            cells += [r["status"], "-", "-", "-", "-", "-", *("-" for _ in causes), *("-" for _ in budgets)]
+            cells += [r["status"], "-", "-", "-", "-", *("-" for _ in TEST_HEAD if tested), "-",
+                      *("-" for _ in causes), *("-" for _ in budgets)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -253,11 +298,15 @@ def _bars(ax, ok: list[dict[str, Any]], keys: list[str]) -> None:
     # max(0, .): at 0/n and n/n the bound equals the rate up to rounding
     err = [[max(0.0, r["success_rate"] - r["ci95_low"]) for r in ok],
            [max(0.0, r["ci95_high"] - r["success_rate"]) for r in ok]]
-    ax.barh(range(len(ok)), rates, xerr=err, color="tab:blue", ecolor="black", capsize=2)
+    ax.barh(range(len(ok)), rates, xerr=err, color="tab:blue", ecolor="black", capsize=2, label="success rate")
+    tested = [(i, r["test_accuracy_median"]) for i, r in enumerate(ok) if r.get("test_accuracy_median") is not None]
+    if tested:
+        ax.plot([t for _, t in tested], [i for i, _ in tested], "D", color="tab:orange", label="test accuracy (median)")
+        ax.legend(fontsize=7, loc="lower right")
     ax.set_yticks(range(len(ok)), [_label(r, keys) for r in ok], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("success rate (95% Wilson interval)")
+    ax.set_xlabel("success rate (95% Wilson interval)" + (", median test accuracy" if tested else ""))
 
 
 def _grid(ok: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], list[str], list[str]] | None:
@@ -282,13 +331,17 @@ def _heat_maps(fig, axes, ok: list[dict[str, Any]], keys: list[str], grid) -> No
         for i, line in enumerate(cell):
             for j, r in enumerate(line):
                 text = f"{fraction(r['success_rate'], 2)}\n[{fraction(r['ci95_low'], 2)}, {fraction(r['ci95_high'], 2)}]"
+                if r.get("test_accuracy_median") is not None:  # a point set: how it does on the held-out points
+                    text += f"\ntest {percent(r['test_accuracy_median'], 0)}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="black" if r["success_rate"] > 0.6 else "white")
         ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=30)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
         ax.set_xlabel(keys[1], fontsize=9)
         ax.set_ylabel(keys[0], fontsize=9)
-        ax.set_title(f"{keys[2]}={panel}" if panel else "success rate", fontsize=10)
+        tested = any(r.get("test_accuracy_median") is not None for r in ok)
+        ax.set_title((f"{keys[2]}={panel}" if panel else "success rate") + ("; test: median test accuracy" if tested else ""),
+                     fontsize=10)
     fig.colorbar(image, ax=axes[-1], fraction=0.08, pad=0.04, label="success rate [95% interval]")
 
 
@@ -348,6 +401,10 @@ def _plot_against(ax, ok: list[dict[str, Any]], xs: list[float], key: str) -> No
     r = [ok[i] for i in order]
     ax.plot(x, [j["success_rate"] for j in r], "o-", color="tab:blue", label="success rate")
     ax.fill_between(x, [j["ci95_low"] for j in r], [j["ci95_high"] for j in r], color="tab:blue", alpha=0.2)
+    if any(j.get("test_accuracy_median") is not None for j in r):  # a point set: the held-out accuracy beside it
+        ax.plot(x, [math.nan if j.get("test_accuracy_median") is None else j["test_accuracy_median"] for j in r],
+                "D-", color="tab:orange", label="test accuracy (median)")
+        ax.legend(fontsize=7, loc="lower left")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(key)
     ax.set_ylabel("success rate (95% CI)", color="tab:blue")

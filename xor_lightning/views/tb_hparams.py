@@ -25,13 +25,13 @@ def sweep_job() -> tuple[int | None, dict[str, str], list[str]]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from xor_lightning.base.overrides import key_values
+    from xor_lightning.base.overrides import as_typed, key_values
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return None, {}, []
     hydra = HydraConfig.get()
     swept = [k for k in os.environ.get(SWEPT_ENV, "").split(",") if k]
-    return int(hydra.job.num), key_values(list(hydra.overrides.task)), swept
+    return int(hydra.job.num), {k: as_typed(v) for k, v in key_values(list(hydra.overrides.task)).items()}, swept
 
 
 def trial_name(job: int | None, overrides: Mapping[str, str], swept: list[str]) -> str:

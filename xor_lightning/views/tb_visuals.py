@@ -5,6 +5,10 @@ Images (one PNG per tag and step, drawn from arrays by figures.py):
   the step slider shows one network learning;
 - ``boundary/members``: the decision boundaries of the first ``visuals.members`` members;
 - ``boundary/best``, ``units/best``: once, at the end, for the best member (only known then).
+A table without a plane (1 input, or 3 and more: parity of N bits) has no boundary to draw; instead
+- ``rows/members``: each row's p(y=1) for ``visuals.member`` and the first members beside it
+  (figures.rows_image: the target marked, every wrong row framed);
+- ``rows/best``: the same for the best member and the first others, once, at the end.
 Histograms: every layer's weights and biases, all members pooled.
 
 The module-level functions draw and log; a callback decides when (start, every N epochs, end) and
@@ -69,18 +73,25 @@ class VisualsCallback(pl.Callback):
         self._last_step = step
         if self.histograms:
             log_histograms(writer, pl_module.net, step)
-        if self.images and pl_module.task.plane:  # boundaries are pictures of a plane (x1, x2)
+        if self.images:
             seen = pl_module.block.last  # which members solve the table now (None before any epoch)
-            log_member_images(writer, pl_module.net, step, task=pl_module.task, seed=int(pl_module.hparams.seed),
-                              member=self.member, grid=self.members, solved=None if seen is None else seen.solved)
+            shown = {"task": pl_module.task, "seed": int(pl_module.hparams.seed), "member": self.member,
+                     "solved": None if seen is None else seen.solved}
+            if pl_module.task.plane:  # boundaries are pictures of a plane (x1, x2)
+                log_member_images(writer, pl_module.net, step, grid=self.members, **shown)
+            else:
+                log_row_images(writer, pl_module.net, step, "rows/members", count=self.members, **shown)
         self.seconds += time.perf_counter() - start
 
     def log_best(self, logger, module: XORModule, step: int, member: int, solved: torch.Tensor) -> None:
         """The best member of the evaluated run (its best weights), once, at the last step."""
-        if self.images and module.task.plane and isinstance(logger, TensorBoardLogger):
+        if self.images and isinstance(logger, TensorBoardLogger):
             start = time.perf_counter()
-            log_best_images(logger.experiment, module.net, step, task=module.task, seed=int(module.hparams.seed),
-                            member=member, solved=solved)
+            shown = {"task": module.task, "seed": int(module.hparams.seed), "member": member, "solved": solved}
+            if module.task.plane:
+                log_best_images(logger.experiment, module.net, step, **shown)
+            else:
+                log_row_images(logger.experiment, module.net, step, "rows/best", count=self.members, best=True, **shown)
             self.seconds += time.perf_counter() - start
 
 
@@ -148,3 +159,14 @@ def log_best_images(writer, net: Population, step: int, *, task: Task, seed: int
     shown = {"task": task, "seed": seed, "solved": solved, "step": step, "best": True}
     _add_png(writer, "boundary/best", figures.boundary_image(net, member, **shown), step)
     _add_png(writer, "units/best", figures.units_image(net, member, **shown), step)
+
+
+def log_row_images(writer, net: Population, step: int, tag: str, *, task: Task, seed: int, member: int, count: int,
+                   solved: torch.Tensor | bool | None, best: bool = False) -> None:
+    """``tag``: each row's p(y=1) of ``member`` and the first others, ``count`` members in all (at
+    least one, at most figures.ROW_MEMBERS), for a table without a plane."""
+    solved = solved.cpu() if isinstance(solved, torch.Tensor) else solved
+    members = figures.shown_members(member, min(count, figures.ROW_MEMBERS) or 1, net.members)
+    picture = figures.rows_image(net, members, task=task, seed=seed, solved=solved, step=step,
+                                 best=member if best else None)
+    _add_png(writer, tag, picture, step)

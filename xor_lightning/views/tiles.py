@@ -187,3 +187,48 @@ def unit_bar(limit: float, height: int) -> np.ndarray:
     return canvas.colour_bar(
         UNIT_CMAP, -limit, limit, height, "activation", [(limit, f"{limit:.2g}"), (0.0, "0"), (-limit, f"-{limit:.2g}")]
     )
+
+
+# ---- a table without a plane (1 input, or 3 and more): each row's p(y=1), a column per member ----
+
+MAX_DRAWN_ROWS = 1024  # rows drawn (a pixel line each at most): 2^16 rows would be a picture no one reads
+WRONG_STRIP = 6        # on rows too thin for a frame, a wrong cell is marked by a black strip this wide
+
+
+def row_height(rows: int) -> int:
+    """Pixels per table row: 18 for a few rows, down to 1 for hundreds."""
+    return max(1, min(18, 768 // min(rows, MAX_DRAWN_ROWS)))
+
+
+def rows_tile(probs: np.ndarray, targets: np.ndarray, wrong: np.ndarray, cell_width: int = 44) -> np.ndarray:
+    """``probs`` [R, M] (p(y=1) of R rows for M members) as a heat map on PROB_CMAP, its first column
+    the targets; a wrong cell (``wrong`` [R, M]) framed black, or on thin rows marked by a black
+    strip at its right edge. One cell per row and member, ``row_height(R)`` pixels tall."""
+    height = row_height(len(targets))
+    values = np.concatenate([targets[:, None].astype(np.float32), probs.astype(np.float32)], axis=1)
+    tile = canvas.colourize(np.repeat(np.repeat(values, height, axis=0), cell_width, axis=1), PROB_CMAP, 0.0, 1.0)
+    for r, m in zip(*np.nonzero(wrong)):
+        top, left = r * height, (m + 1) * cell_width
+        cell = tile[top:top + height, left:left + cell_width]
+        if height >= 6:
+            cell[:2], cell[-2:], cell[:, :2], cell[:, -2:] = BLACK, BLACK, BLACK, BLACK
+        else:
+            cell[:, -WRONG_STRIP:] = BLACK
+    tile[:, cell_width - 1:cell_width + 1] = BLACK  # the targets apart from the members
+    return canvas.frame(tile)
+
+
+@lru_cache(maxsize=2)
+def rows_legend(thin: bool = False) -> np.ndarray:
+    """What the rows picture shows: the colour is p(y=1), the first column the target, a black
+    frame (a black strip on thin rows) a row the member gets wrong."""
+    sign = canvas.blank(14, 22)
+    if thin:
+        sign[:, -WRONG_STRIP:] = BLACK
+    else:
+        sign[:2], sign[-2:], sign[:, :2], sign[:, -2:] = BLACK, BLACK, BLACK, BLACK
+    words = ("first column: the target; colour: p(y=1); black " + ("strip at a cell's right edge" if thin else "frame")
+             + ": a row the member gets wrong (p = 0.5 counts as wrong)")
+    out = canvas.hstack([canvas.frame(sign), canvas.pad(text(words, 11), top=1)], gap=6)
+    out.flags.writeable = False
+    return out
