@@ -33,6 +33,7 @@ class LoopPlan:
     cadences: tuple[int, ...] = ()   # a block also ends at every multiple of each (0: none)
     stop: StopRule | None = StopRule()
     clip: GradClip | None = None
+    engine: str = "auto"             # engines.py: auto | fused | torch (the full-batch epochs' engine)
 
     def block_end(self, first: int) -> int:
         """The last epoch of the block that starts after ``first`` epochs."""

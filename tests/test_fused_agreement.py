@@ -1,0 +1,207 @@
+"""engine=fused against engine=torch (the eager block loop): the same run to float tolerance, the
+same promises within the fused engine, and the same statistics over many seeds (slow).
+
+"Float tolerance" is measured, not assumed: both float32 engines are compared with the torch
+engine in float64. Over 20 epochs the fused engine is never more than 5x as far from the float64
+run as the float32 torch engine is (Adam-like optimizers divide by the gradient's size, so a last
+bit of a small gradient moves a weight by ~1e-5; SGD stays within ~1e-7 of torch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from tests.helpers import compose_config
+from xor_lightning.base.errors import UserError
+from xor_lightning.core import engines
+from xor_lightning.core.data import INPUTS, TARGETS, TruthTableDataModule
+from xor_lightning.core.stats import wilson_interval
+from xor_lightning.core.verdict import probability, right
+from xor_lightning.run.checks import check_train_config
+from xor_lightning.run.trainer_setup import build_module, loop_plan
+
+# One thread, as the app trains populations below 5,000 seeds: the kernel's serial variant (the
+# threaded one is compiled on its first use, ~10 s more).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def fit(engine: str, *overrides: str, seeds: int = 64, epochs: int = 20):
+    """A module trained by a real Trainer with ``engine`` (nothing written: no logger, no checkpoints)."""
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    cfg = compose_config("train", [f"seeds={seeds}", f"trainer.max_epochs={epochs}", *overrides])
+    module = build_module(cfg, dataclasses.replace(loop_plan(cfg), engine=engine))
+    trainer = pl.Trainer(accelerator="cpu", precision=cfg.device.precision, max_epochs=-1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0)
+    trainer.fit(module, TruthTableDataModule(module.task, cfg.data.batch_size, cfg.data.shuffle, cfg.seed, seeds))
+    assert module.engine == engine or engine == "auto", module.engine_reason
+    return module
+
+
+def params(module) -> list[torch.Tensor]:
+    return [p.detach().double() for p in module.net.parameters()]
+
+
+def farthest(a, b) -> float:
+    return max(float((x - y).abs().max()) for x, y in zip(params(a), params(b)))
+
+
+FACTS = ("first_solved", "best_epoch", "stopped_at", "diverged_at", "right_at")
+
+
+def assert_agree(*overrides: str, seeds: int = 64) -> None:
+    fused, eager = fit("fused", *overrides, seeds=seeds), fit("torch", *overrides, seeds=seeds)
+    exact = fit("torch", *overrides, "device.precision=64-true", seeds=seeds)
+    assert farthest(fused, exact) <= 5 * farthest(eager, exact) + 1e-6, overrides
+    for name in FACTS:
+        assert torch.equal(getattr(fused.facts, name), getattr(eager.facts, name)), name
+    assert torch.allclose(fused.facts.best_loss, eager.facts.best_loss, rtol=1e-4, atol=1e-6)
+    # torch.optim's own state, as checkpoints carry it, to the same tolerance; for members still
+    # training (a member done is never stepped again: the torch loop steps its moments and puts its
+    # weights back, the kernel leaves both alone).
+    going = eager.facts.stopped_at < 0
+    states = [m.trainer.optimizers[0].state for m in (fused, eager, exact)]
+    for p, q, r in zip(fused.net.parameters(), eager.net.parameters(), exact.net.parameters()):
+        assert states[0][p].keys() == states[1][q].keys()
+        for key in states[1][q]:
+            a, b, c = (st[x][key].double() for st, x in zip(states, (p, q, r)))
+            a, b, c = (t[going] for t in (a, b, c)) if b.dim() else (a, b, c)
+            assert float((a - c).abs().max()) <= 5 * float((b - c).abs().max()) + 1e-6, key
+    assert fused.trainer.global_step == eager.trainer.global_step  # Lightning counts blocks the same
+
+
+@pytest.mark.slow  # three real fits: ~4 s on two busy cores
+def test_default_run_agrees_with_the_torch_engine():
+    assert_agree("budgets=[5,20]", "early_stop.margin=0.1", seeds=16)  # some members stop early
+
+
+# Every activation, loss and optimizer the kernel covers, and the options that change its formulas.
+CONFIGS = [
+    ("model.activation=sigmoid", "loss=bce", "optimizer=sgd", "optimizer.momentum=0.9"),
+    ("model.activation=relu", "loss=mse", "optimizer=adamw"),
+    ("model.activation=leaky_relu", "loss=l1", "optimizer=rmsprop", "optimizer.momentum=0.5", "optimizer.centered=true"),
+    ("model.activation=elu", "loss=bce_with_logits", "optimizer=adagrad", "optimizer.lr_decay=0.01",
+     "optimizer.initial_accumulator_value=0.1"),
+    ("model.activation=identity", "loss=mse", "optimizer=sgd", "optimizer.momentum=0.9", "optimizer.nesterov=true",
+     "optimizer.weight_decay=0.01"),
+    ("model.activation=tanh", "loss=bce_with_logits", "loss.input=probabilities", "optimizer=adam",
+     "optimizer.weight_decay=0.001"),
+    ("model.activation=tanh", "loss=mse", "loss.input=logits", "optimizer=rmsprop", "optimizer.weight_decay=0.01"),
+    ("model.hidden=[3]", "model.init=normal", "model.init_std=3.0", "optimizer=sgd", "optimizer.lr=0.5",
+     "optimizer.dampening=0.3", "optimizer.momentum=0.5"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", CONFIGS, ids=lambda o: " ".join(o))
+def test_every_covered_choice_agrees_with_the_torch_engine(overrides):
+    assert_agree(*overrides)
+
+
+def test_member_i_is_the_lone_run_of_seed_plus_i():
+    """Within the fused engine bit for bit: lanes, chunks and population size change nothing."""
+    many = fit("fused", "seed=10", "early_stop.margin=0.3", seeds=300, epochs=150)
+    for i in (3, 140, 299):  # lanes of the first chunk, the second, the last (padded) one
+        lone = fit("fused", f"seed={10 + i}", "early_stop.margin=0.3", seeds=1, epochs=150)
+        for p, q in zip(many.net.parameters(), lone.net.parameters()):
+            assert torch.equal(p[i], q[0])
+        for name in (*FACTS[:-1], "best_loss"):
+            assert torch.equal(getattr(many.facts, name)[i], getattr(lone.facts, name)[0]), name
+    assert len(many.facts.stopped_at.unique()) > 5  # members stopped early at many epochs, the others went on
+
+
+def test_auto_takes_the_fused_engine_only_where_it_covers_the_run_and_pays(monkeypatch):
+    small = fit("auto", seeds=4, epochs=2)  # 8 member-epochs: loading the compiler would cost more than it saves
+    assert small.engine == "torch" and small.engine_reason.startswith("engine=auto: 8 member-epochs"), small.engine_reason
+    monkeypatch.setattr(engines, "PAYS_FROM", 8)
+    assert fit("auto", seeds=4, epochs=2).engine == "fused"
+    for overrides, reason in ((("data.batch_size=2",), "mini-batches"), (("model.hidden=[4,4]",), "one hidden layer"),
+                              (("+trainer.gradient_clip_val=1.0",), "gradient clipping"),
+                              (("model.activation=gelu",), "model.activation=gelu"),
+                              (("optimizer=adam", "optimizer.amsgrad=true"), "amsgrad"),
+                              (("data=playground",), "held-out test part"), (("data=parity", "data.bits=9"), "512 rows")):
+        cfg = compose_config("train", ["seeds=4", "trainer.max_epochs=2", *overrides])
+        module = build_module(cfg)
+        trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                             gradient_clip_val=None)
+        trainer.fit(module, TruthTableDataModule(module.task, cfg.data.batch_size, cfg.data.shuffle, cfg.seed, 4))
+        assert module.engine == "torch" and reason in module.engine_reason, (overrides, module.engine_reason)
+
+
+def test_engine_fused_where_not_covered_and_unknown_engines_are_refused():
+    with pytest.raises(UserError, match=r"^engine=fused does not cover this run: mini-batches"):
+        check_train_config(compose_config("train", ["engine=fused", "data.batch_size=2"]))
+    with pytest.raises(UserError, match=r"^engine='fast' is not valid; choose one of: auto, fused, torch"):
+        check_train_config(compose_config("train", ["engine=fast"]))
+    check_train_config(compose_config("train", ["engine=fused"]))  # the default run is covered
+
+
+def solved(module) -> torch.Tensor:
+    """[K] whether each member's own best weights get every row right (what metrics.json counts)."""
+    with module.facts.best_in_place(module.net), torch.no_grad():
+        p = probability(module.net(INPUTS).squeeze(-1))
+    return right(p, TARGETS.squeeze(-1)).all(dim=1)
+
+
+STUDIES = [
+    (),  # the default run
+    ("model.hidden=[5]", "optimizer=sgd", "optimizer.lr=0.03", "model.activation=relu", "loss=mse"),  # forum_sweep cells
+    ("model.hidden=[5]", "optimizer=adam", "optimizer.lr=0.03", "model.activation=sigmoid", "loss=l1"),
+    ("model.hidden=[5]", "optimizer=adam", "optimizer.lr=0.03", "model.activation=elu", "loss=bce_with_logits"),
+    ("experiment=init_scale_article", "model.init_std=1.58", "trainer.max_epochs=1000"),
+    ("experiment=init_scale_article", "model.init_std=8.89", "trainer.max_epochs=1000"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", STUDIES, ids=lambda o: " ".join(o) or "default")
+def test_success_rates_agree_over_a_thousand_seeds(overrides):
+    """1,000 seeds x 1,000 epochs: each engine's success rate within the other's 95% interval, and at
+    least 99% of members with the same verdict (chaotic members near a boundary may differ)."""
+    a, b = (solved(fit(engine, *overrides, "visuals.every_n_epochs=0", seeds=1000, epochs=1000))
+            for engine in ("fused", "torch"))
+    n = len(a)
+    low_a, high_a = wilson_interval(int(a.sum()), n)
+    low_b, high_b = wilson_interval(int(b.sum()), n)
+    assert low_b <= float(a.float().mean()) <= high_b and low_a <= float(b.float().mean()) <= high_a
+    assert float((a == b).float().mean()) >= 0.99, int((a != b).sum())
+
+
+def test_hyperparameters_per_member():
+    """A [K] learning rate (the population optimizer keeps one per member) trains member i as a lone
+    run with that rate: the kernel reads every hyperparameter per member."""
+    from xor_lightning.core.facts import MemberFacts
+    from xor_lightning.core.fused_engine import FusedBlock
+    from xor_lightning.core.nets import Population
+    from xor_lightning.core.optim import make_optimizer
+    from xor_lightning.core.task import XOR
+
+    def train(seeds: int, seed: int, lr) -> Population:
+        pop = Population(seeds, [8], "tanh", "pytorch", 1.0, seed=seed)
+        opt = make_optimizer({"_target_": "torch.optim.Adam", "lr": 0.05}, pop.parameters(), hyper={"lr": lr})
+        facts = MemberFacts(pop, XOR.solved)
+        facts.begin(50)
+        FusedBlock("tanh", "bce_with_logits", None, opt, seeds).run(
+            opt, list(pop.parameters()), facts.best_params(), facts, INPUTS, TARGETS, 0, 50, None)
+        return pop
+
+    rates = [0.01, 0.05, 0.1, 0.2]
+    many = train(4, 7, torch.tensor(rates, dtype=torch.float64))
+    for i, lr in enumerate(rates):
+        lone = train(1, 7 + i, lr)
+        assert all(torch.equal(p[i], q[0]) for p, q in zip(many.parameters(), lone.parameters()))
+
+
+def test_the_log_and_metrics_say_which_engine_ran(train_cfg, caplog):
+    from xor_lightning.run.train import train
+
+    with caplog.at_level(logging.INFO):
+        metrics = train(train_cfg("engine=torch", "trainer.max_epochs=3", "visuals.report=false"))
+    assert metrics["engine"] == "torch" and metrics["engine_reason"] == "engine=torch"
+    assert "engine: torch (engine=torch)" in caplog.text
