@@ -30,11 +30,14 @@ from xor_lightning.run.trainer_setup import build_module, loop_plan
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def fit(engine: str, *overrides: str, seeds: int = 64, epochs: int = 20):
-    """A module trained by a real Trainer with ``engine`` (nothing written: no logger, no checkpoints)."""
+def fit(engine: str, *overrides: str, seeds: int = 64, epochs: int = 20, members: dict | None = None):
+    """A module trained by a real Trainer with ``engine`` (nothing written: no logger, no checkpoints);
+    ``members``: a member table's lists (members with numbers of their own)."""
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     cfg = compose_config("train", [f"seeds={seeds}", f"trainer.max_epochs={epochs}", *overrides])
     module = build_module(cfg, dataclasses.replace(loop_plan(cfg), engine=engine))
+    if members is not None:
+        module = type(module)(**{**module.hparams, "members": members}, loop=module.loop)
     trainer = pl.Trainer(accelerator="cpu", precision=cfg.device.precision, max_epochs=-1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0)
@@ -205,3 +208,94 @@ def test_the_log_and_metrics_say_which_engine_ran(train_cfg, caplog):
         metrics = train(train_cfg("engine=torch", "trainer.max_epochs=3", "visuals.report=false"))
     assert metrics["engine"] == "torch" and metrics["engine_reason"] == "engine=torch"
     assert "engine: torch (engine=torch)" in caplog.text
+
+
+# Jobs of one grid that the fused engine packs: one rule (Adam, then SGD) and one activation and
+# loss, members differing in seed, init scale, learning rate, betas, momentum and early-stop margin.
+GRIDS = {
+    "adam": [(3, 1.0, ("optimizer.lr=0.05",)), (3, 2.0, ("optimizer.lr=0.2", "early_stop.margin=0.2")),
+             (8, 0.5, ("optimizer.lr=0.02", "optimizer.betas=[0.8,0.99]", "early_stop.margin=0.45"))],
+    "sgd": [(3, 1.0, ("optimizer.lr=0.5", "optimizer.momentum=0.9")), (4, 2.0, ("optimizer.lr=0.3",)),
+            (5, 1.0, ("optimizer.lr=0.5", "optimizer.momentum=0.5", "optimizer.nesterov=true", "early_stop.margin=0.2"))],
+}
+
+
+@pytest.mark.parametrize("rule", GRIDS)
+def test_a_packed_grid_trains_each_member_as_its_job_alone(rule):
+    """Hyperparameters per member (the member table: core/members.py) in one fused population:
+    member i is job i's lone fused run bit for bit, weights, optimizer state and facts."""
+    from omegaconf import OmegaConf
+
+    from xor_lightning.core.members import MemberTable
+
+    common = (f"optimizer={rule}", "model.hidden=[4]", "model.init=normal", "block_epochs=40")
+    jobs = [(compose_config("train", [*common, f"seed={s}", f"model.init_std={std}", *o]), (*common, f"seed={s}",
+             f"model.init_std={std}", *o)) for s, std, o in GRIDS[rule]]
+    lone = [fit("fused", *overrides, seeds=1, epochs=150) for _, overrides in jobs]
+    parts = ("model", "optimizer", "loss")
+    table = MemberTable.concat([MemberTable.uniform(c.seed, 1, *(OmegaConf.to_container(c[k]) for k in parts),
+                                                    margin=c.early_stop.margin) for c, _ in jobs])
+    packed = fit("fused", *jobs[0][1], seeds=len(jobs), epochs=150, members=table.to_lists())
+    state = packed.trainer.optimizers[0].state
+    for i, one in enumerate(lone):
+        alone = one.trainer.optimizers[0].state
+        for p, q in zip(packed.net.parameters(), one.net.parameters()):
+            assert torch.equal(p[i], q[0])
+            for key, value in alone[q].items():  # not "step": the population's count, it runs until all are done
+                assert value.dim() == 0 or torch.equal(state[p][key][i], value[0]), key
+        for name in (*FACTS[:-1], "best_loss"):
+            assert torch.equal(getattr(packed.facts, name)[i], getattr(one.facts, name)[0]), (name, i)
+    assert len(set(packed.facts.stopped_at.tolist())) > 1  # each member stopped at its own epoch
+
+
+def _last_state(metrics: dict) -> dict:
+    ckpt = torch.load(metrics["last_checkpoint"], weights_only=True)
+    return {"net": ckpt["state_dict"], "optimizer": ckpt["optimizer_states"][0]["state"]}
+
+
+def test_a_resumed_fused_run_is_the_uninterrupted_one_and_the_torch_engine_continues_it(train_cfg):
+    """Checkpoints carry the state the fused engine trains (weights, optimizer moments, facts): a
+    resume is bit for bit the uninterrupted run, and the torch engine reads the same state."""
+    from xor_lightning.run.train import train
+
+    args = ("engine=fused", "seeds=6", "early_stop.margin=0.49", "block_epochs=30", "visuals.images=false",
+            "visuals.histograms=false", "visuals.report=false", "progress.bar=false")
+    whole = _last_state(train(train_cfg(*args, "trainer.max_epochs=120", run_id="whole")))
+    part = train(train_cfg(*args, "trainer.max_epochs=60", run_id="part"))
+    resumed = _last_state(train(train_cfg(*args, "trainer.max_epochs=120", f"ckpt_path={part['last_checkpoint']}",
+                                          run_id="part")))
+    stopped = whole["net"]["facts.stopped_at"]
+    assert bool((stopped > 60).any()), stopped  # some member met the early stop after the resume
+    for section in ("net", "optimizer"):
+        # not the diagnosis's loss trail: sampled every max_epochs / 20 epochs, and the part run had 60
+        kept = {k: v for k, v in whole[section].items() if not str(k).startswith("facts.trail")}
+        for key, value in kept.items():
+            if isinstance(value, dict):
+                assert all(torch.equal(value[n], resumed[section][key][n]) for n in value), key
+            elif torch.is_tensor(value):
+                assert torch.equal(value, resumed[section][key]), key
+    switched = train(train_cfg(*args[1:], "engine=torch", "trainer.max_epochs=120", f"ckpt_path={part['last_checkpoint']}",
+                               run_id="part"))
+    assert switched["engine"] == "torch"
+    state = _last_state(switched)["net"]  # the torch engine took the fused engine's moments: the same run to float tolerance
+    assert torch.equal(state["facts.stopped_at"], whole["net"]["facts.stopped_at"])
+    assert all(torch.allclose(state[k], whole["net"][k], atol=1e-4) for k in state if k.startswith("net."))
+
+
+@pytest.mark.slow  # two processes, ~10 s
+def test_numba_is_imported_only_by_runs_on_the_fused_engine(tmp_path):
+    """The default run (one seed: engine=auto takes torch) never loads the compiler: it would cost it ~1 s."""
+    import subprocess
+    import sys
+
+    from tests.helpers import _env
+
+    def imports(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "xor_lightning", "train", *args,
+                               "visuals.report=false"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    assert " numba" not in imports("run_id=default")
+    assert " numba" in imports("run_id=fused", "engine=fused", "seeds=4", "trainer.max_epochs=20")

@@ -23,7 +23,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 TARGETS = {"torch.optim.SGD": "sgd", "torch.optim.Adam": "adam", "torch.optim.AdamW": "adamw",
            "torch.optim.RMSprop": "rmsprop", "torch.optim.Adagrad": "adagrad"}
 MAX_ROWS = 256  # the kernel keeps a chunk's per-row scratch; larger tables are left to torch (not measured)
-# engine=auto takes the fused engine from this many member-epochs (seeds x epochs still to train):
+# engine=auto takes the fused engine from this many member-epochs (seeds x trainer.max_epochs):
 # below it, importing numba and loading the compiled kernel (~1 s) costs more than the kernel saves
 # (docs/speed.md#engines, `benchmarks/speed.py --parts auto`).
 PAYS_FROM = 2_000_000
@@ -101,7 +101,7 @@ def pays(member_epochs: int) -> bool:
 
 def resolve(requested: str, reason: str | None, member_epochs: int) -> tuple[str, str]:
     """(the engine that runs, why) for ``engine=requested`` given the fused engine's ``refusal`` and
-    the member-epochs still to train. Imports numba only when the fused engine is to run."""
+    the run's member-epochs. Imports numba only when the fused engine is to run."""
     if requested == "torch":
         return "torch", "engine=torch"
     if requested == "auto" and reason is None and not pays(member_epochs):
@@ -123,7 +123,8 @@ def choose(module: Any) -> tuple[str, str, Any]:
     reason = refusal(hp.model, hp.loss, hp.optimizer, full_batch=full, precision=str(trainer.precision),
                      clipped=module.loop.clip is not None, device=module.device.type, task=module.task,
                      members=module.members)
-    member_epochs = int(hp.seeds) * max(0, module.loop.max_epochs - int(module.epochs_done))
+    # the whole run's member-epochs, not what is left: a resumed run takes the engine it started with
+    member_epochs = int(hp.seeds) * module.loop.max_epochs
     engine, why = resolve(module.loop.engine, reason, member_epochs)
     if engine == "torch":
         return engine, why, None
