@@ -150,7 +150,7 @@ def kernel_alone(seeds: int, epochs: int) -> float:
     opt = make_optimizer({"_target_": "torch.optim.Adam", "lr": LR}, pop.parameters())
     facts = MemberFacts(pop, XOR.solved)
     facts.begin(epochs)
-    engine = FusedBlock("tanh", "bce_with_logits", None, opt, seeds)
+    engine = FusedBlock("tanh", "bce_with_logits", None, opt, seeds, threads=torch.get_num_threads())
     params = list(pop.parameters())
     start = time.perf_counter()
     for first in range(0, epochs, 100):

@@ -131,5 +131,5 @@ def choose(module: Any) -> tuple[str, str, Any]:
     from xor_lightning.core.fused_engine import FusedBlock  # imports the compiler only now
 
     block = FusedBlock(hp.model["activation"], module.loss_name, module.loss_kwargs.get("input"),
-                       module.optimizers().optimizer, int(hp.seeds))
+                       module.optimizers().optimizer, int(hp.seeds), threads=module.loop.engine_threads)
     return engine, why, block

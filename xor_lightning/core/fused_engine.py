@@ -1,10 +1,11 @@
 """engine=fused: the block loop's full-batch epochs run by the compiled kernel (fused_kernel.py).
 
-``refusal`` says why a configuration is not covered (None: it is): ``engine=auto`` then takes the
-torch engine. ``FusedBlock.run`` hands the module's parameters, the torch optimizer's own state
-(exp_avg, exp_avg_sq, step, momentum_buffer, square_avg, grad_avg, sum: so checkpoints, resume and
-the torch engine read the same state) and the facts' per-member buffers to the kernel, copies them
-back, and records the block's per-epoch facts through ``MemberFacts.observe_block``.
+engines.py decides whether a run takes it (and imports this module, so numba, only then).
+``FusedBlock.run`` hands the module's parameters, the population optimizer's own state (exp_avg,
+exp_avg_sq, step, momentum_buffer, square_avg, grad_avg, sum, under torch's names: so checkpoints,
+resume and the torch engine read the same state), its per-member hyperparameters and the facts'
+per-member buffers to the kernel and copies them back; module.py records the block's per-epoch
+facts through ``MemberFacts.observe_block``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class FusedBlock:
     """The kernel's view of one module: codes, per-member hyperparameters, state names."""
 
     def __init__(self, activation: str, loss_name: str, loss_input: str | None, optimizer: PopulationOptimizer,
-                 members: int) -> None:
+                 members: int, threads: int = 1) -> None:
         self.kind = optimizer_kind(optimizer)
         if self.kind is None:
             raise ValueError(f"engine=fused does not cover this optimizer: {optimizer!r}")
@@ -57,6 +58,7 @@ class FusedBlock:
         self.prob_in = consumes(loss_name, loss_input) == "probabilities"
         self.members = members
         self.lanes = fk.LANES
+        self.threads = threads  # one unless asked (torch_threads=N): a second thread measured slower, docs/speed.md
         self.hyper = self._hyper(optimizer.parts[0].hyper)  # fixed for the run: read once
         self._steps: list[torch.Tensor] = []
 
@@ -122,7 +124,7 @@ class FusedBlock:
                for name, dtype in (("loss", np.float32), ("worst", np.float32), ("right", np.int8))}
         X = np.ascontiguousarray(x.detach().float().numpy())
         Y = np.ascontiguousarray(y.detach().float().reshape(-1).numpy())
-        threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, chunks))
+        threads = max(1, min(self.threads, numba.config.NUMBA_NUM_THREADS, chunks))
         if threads > 1:
             numba.set_num_threads(threads)
         kernel = fk.run_block if threads > 1 else fk.run_block_serial  # the same _chunk either way
