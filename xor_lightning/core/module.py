@@ -19,7 +19,7 @@ import torch
 
 from xor_lightning.core.block import BlockRecord, LoopPlan, clip_per_member
 from xor_lightning.core.divergence import freeze
-from xor_lightning.core.engines import choose as choose_engine
+from xor_lightning.core.engine_choice import choose as choose_engine
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.members import MemberTable
