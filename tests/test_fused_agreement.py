@@ -262,6 +262,7 @@ def test_a_resumed_fused_run_is_the_uninterrupted_one_and_the_torch_engine_conti
             "visuals.histograms=false", "visuals.report=false", "progress.bar=false")
     whole = _last_state(train(train_cfg(*args, "trainer.max_epochs=120", run_id="whole")))
     part = train(train_cfg(*args, "trainer.max_epochs=60", run_id="part"))
+    assert part["engine"] == "fused" and part["engine_reason"] == "engine=fused"  # metrics.json says which ran
     resumed = _last_state(train(train_cfg(*args, "trainer.max_epochs=120", f"ckpt_path={part['last_checkpoint']}",
                                           run_id="part")))
     stopped = whole["net"]["facts.stopped_at"]

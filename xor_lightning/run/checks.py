@@ -311,7 +311,7 @@ def check_train_config(cfg: DictConfig) -> None:
 def check_engine(cfg: DictConfig, task: Task) -> None:
     """engine= names an engine; engine=fused must cover the run (core/engines.py), said before anything trains."""
     from xor_lightning.core.devices import available
-    from xor_lightning.core.engines import ENGINES, refusal
+    from xor_lightning.core.engines import ENGINES, numba_missing, refusal
 
     engine = cfg.get("engine", "auto")
     _choice("engine", engine, ENGINES)
@@ -323,7 +323,7 @@ def check_engine(cfg: DictConfig, task: Task) -> None:
     plain = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "loss", "optimizer")}
     reason = refusal(plain["model"], plain["loss"], plain["optimizer"], full_batch=batch is None or batch >= task.rows,
                      precision=str(cfg.device.precision), clipped=bool(cfg.trainer.get("gradient_clip_val")),
-                     device={"gpu": "cuda"}.get(device, device), task=task)
+                     device={"gpu": "cuda"}.get(device, device), task=task) or numba_missing()  # this run imports it anyway
     if reason is not None:
         raise UserError(f"engine=fused does not cover this run: {reason}; use engine=auto (the torch engine "
                         f"takes such runs) or engine=torch")
