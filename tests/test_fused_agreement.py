@@ -120,7 +120,7 @@ def test_member_i_is_the_lone_run_of_seed_plus_i():
 
 def test_auto_takes_the_fused_engine_only_where_it_covers_the_run_and_pays(monkeypatch):
     small = fit("auto", seeds=4, epochs=2)  # 8 member-epochs: loading the compiler would cost more than it saves
-    assert small.engine == "torch" and small.engine_reason.startswith("engine=auto: 8 member-epochs"), small.engine_reason
+    assert small.engine == "torch" and small.engine_reason.startswith("engine=auto: 8 network-epochs"), small.engine_reason
     monkeypatch.setattr(engines, "PAYS_FROM", 8)
     assert fit("auto", seeds=4, epochs=2).engine == "fused"
     for overrides, reason in ((("data.batch_size=2",), "mini-batches"), (("model.hidden=[4,4]",), "one hidden layer"),

@@ -105,7 +105,7 @@ def resolve(requested: str, reason: str | None, member_epochs: int) -> tuple[str
     if requested == "torch":
         return "torch", "engine=torch"
     if requested == "auto" and reason is None and not pays(member_epochs):
-        return "torch", f"engine=auto: {member_epochs:,} member-epochs, the fused engine pays from {PAYS_FROM:,}"
+        return "torch", f"engine=auto: {member_epochs:,} network-epochs, the fused engine pays from {PAYS_FROM:,}"
     if reason is None:
         reason = numba_missing()
     if requested == "fused":
