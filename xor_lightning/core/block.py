@@ -3,8 +3,10 @@
 With the whole table as the batch an epoch is one optimizer step, far cheaper than Lightning's
 per-step hooks, logging and checkpoint checks. So one Lightning training step runs a *block* of
 table epochs back to back (docs/design.md, promise 7), and users still count table epochs everywhere.
-A block ends at ``block_epochs`` epochs, at ``max_epochs``, and at every multiple of the cadences
-of what happens between blocks (TensorBoard pictures, last.ckpt), so those land on exact epochs.
+A block ends at ``block_epochs`` epochs, at ``max_epochs``, at every multiple of the cadences
+of what happens between blocks (TensorBoard pictures, last.ckpt), so those land on exact epochs,
+and at each member's own ``trainer.max_epochs`` (``ends``, a packed grid's jobs), so a job's last
+epoch ends a block too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class LoopPlan:
     cadences: tuple[int, ...] = ()   # a block also ends at every multiple of each (0: none)
     stop: StopRule | None = StopRule()
     clip: GradClip | None = None
+    ends: tuple[int, ...] = ()       # members' own max_epochs (MemberTable): a block also ends at each
     engine: str = "auto"             # engines.py: auto | fused | torch (the full-batch epochs' engine)
     engine_threads: int = 1          # the fused kernel's threads (torch_threads when given; measured: docs/speed.md)
 
@@ -42,6 +45,9 @@ class LoopPlan:
         for every in self.cadences:
             if every > 0:
                 end = min(end, (first // every + 1) * every)
+        for own in self.ends:
+            if first < own < end:
+                end = own
         return end
 
 

@@ -58,7 +58,8 @@ class _TableOnce(Dataset):
 class TruthTableDataModule(pl.LightningDataModule):
     """The task's rows, and which rows each step of each epoch trains on: the whole table by default;
     with ``batch_size`` < its rows, batches of that many rows in order, or reshuffled every epoch in
-    each member's own order (member i of ``seeds`` members has seed ``seed + i``)."""
+    each member's own order: from its own seed (the module's member seeds, a MemberTable's; else
+    member i of ``members`` has seed ``seed + i``)."""
 
     def __init__(self, task: Task, batch_size: int | None = None, shuffle: bool = False, seed: int = 0,
                  members: int = 1) -> None:
@@ -70,6 +71,7 @@ class TruthTableDataModule(pl.LightningDataModule):
         self.seed = seed
         self.members = members
         self._keys: torch.Tensor | None = None
+        self._keys_of: torch.Tensor | None = None  # the seeds the keys were made from
 
     @property
     def full_batch(self) -> bool:
@@ -80,12 +82,15 @@ class TruthTableDataModule(pl.LightningDataModule):
         """The positions in an epoch's row order that each step takes (the last may be shorter)."""
         return [slice(start, min(start + self.batch_size, self.rows)) for start in range(0, self.rows, self.batch_size)]
 
-    def epoch_rows(self, epoch: int) -> torch.Tensor | None:
-        """[K, rows] each member's row order in the 0-based ``epoch``; None when not shuffled (in order)."""
+    def epoch_rows(self, epoch: int, seeds: torch.Tensor | None = None) -> torch.Tensor | None:
+        """[K, rows] each member's row order in the 0-based ``epoch``; None when not shuffled (in order).
+        ``seeds`` [K]: the members' own seeds (the module's), else ``seed + i``."""
         if not self.shuffle:
             return None
-        if self._keys is None:
-            self._keys = member_keys(torch.arange(self.seed, self.seed + self.members, dtype=torch.long))
+        if seeds is None:
+            seeds = torch.arange(self.seed, self.seed + self.members, dtype=torch.long)
+        if self._keys is None or (self._keys_of is not seeds and not torch.equal(self._keys_of, seeds)):
+            self._keys, self._keys_of = member_keys(seeds), seeds
         return epoch_order(self._keys, epoch, self.rows)
 
     def train_dataloader(self) -> DataLoader:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 
 from xor_lightning.core.causes import CAUSES
-from xor_lightning.core.losses import consumes, member_losses, row_losses
+from xor_lightning.core.losses import consumes, row_losses
 from xor_lightning.core.nets import ACROSS_UNITS, ACTIVATIONS
 from xor_lightning.core.verdict import probability, signed_confidence
 
@@ -61,6 +61,10 @@ THRESHOLDS = Thresholds()
 class Diagnosis:
     causes: list[str]            # per member; "" for a member that solved the table
     more_epochs: list[int | None]  # per member: the estimate for "still learning", else None
+
+    def take(self, members: slice) -> Diagnosis:
+        """The diagnosis of ``members`` alone (a packed grid's job)."""
+        return Diagnosis(self.causes[members], self.more_epochs[members])
 
     def counts(self) -> dict[str, int]:
         return {cause: self.causes.count(cause) for cause in CAUSES}
@@ -153,41 +157,54 @@ def _rows_merged(pre: list[torch.Tensor], targets: torch.Tensor, activation: str
     return merged
 
 
-def _recent(trail: torch.Tensor, trail_epoch: torch.Tensor, now: torch.Tensor, epochs: int, t: Thresholds):
-    """The last ``intervals + 1`` samples [n, K] (now appended if the last epoch was not sampled) and
-    the epochs they span; None when the trail is too short (a short run)."""
-    valid = trail_epoch >= 0
-    values, at = trail[valid], trail_epoch[valid].tolist()
-    if not at or at[-1] != epochs:
-        values, at = torch.cat([values, now.unsqueeze(0)]), [*at, epochs]
-    if len(at) < t.intervals + 1:
-        return None, 0
-    return values[-(t.intervals + 1):], at[-1] - at[-(t.intervals + 1)]
+def _recent(trail: torch.Tensor, trail_epoch: torch.Tensor, now: torch.Tensor, epochs: torch.Tensor, t: Thresholds):
+    """Each member's last ``intervals + 1`` samples [n, K] (its value now appended if its last epoch
+    was not sampled), the epochs they span [K], and [K] whether its trail is long enough (a short
+    run's is not). Each member has its own trail (``trail_epoch`` [TRAIL, K]) and own last epoch."""
+    if trail_epoch.dim() == 1:  # one trail for all (checkpoints older than per-member trails)
+        trail_epoch = trail_epoch.unsqueeze(1).expand_as(trail)
+    n, rows = t.intervals + 1, trail.shape[0]
+    append = trail_epoch[-1] != epochs  # samples fill from the end: row -1 is the newest (-1: none)
+    values, at = torch.cat([trail, now.unsqueeze(0)]), torch.cat([trail_epoch, epochs.unsqueeze(0)])
+    start = torch.where(append, rows + 1 - n, rows - n)
+    index = (start.unsqueeze(0) + torch.arange(n).unsqueeze(1)).clamp(min=0)  # [n, K]
+    enough = (trail_epoch >= 0).sum(dim=0) + append.long() >= n
+    at = at.gather(0, index)
+    return values.gather(0, index), at[-1] - at[0], enough
 
 
-def _trend(facts, now_loss: torch.Tensor, now_margin: torch.Tensor, epochs: int, bound: float, t: Thresholds):
+def _trend(facts, now_loss: torch.Tensor, now_margin: torch.Tensor, epochs: torch.Tensor, bound: float, t: Thresholds):
     """([K] loss falling steadily, [K] loss no longer moving, [K] epochs until the worst row's margin
-    reaches 0 at its recent rate (inf if it is not improving))."""
-    losses, span = _recent(facts.trail_loss.float().cpu(), facts.trail_epoch.cpu(), now_loss, epochs, t)
-    if losses is None:
-        none = torch.zeros_like(now_loss, dtype=torch.bool)
-        return none, none, torch.full_like(now_loss, math.inf)
-    steady = (losses[1:] <= losses[:-1] * (1 - t.steady)).all(dim=0)
-    still = (losses[-1] - losses[-2]).abs() < t.steady * losses[-2]
+    reaches 0 at its recent rate (inf if it is not improving)); ``epochs`` [K] each member's last."""
+    trail_epoch = facts.trail_epoch.cpu()
+    losses, span, enough = _recent(facts.trail_loss.float().cpu(), trail_epoch, now_loss, epochs, t)
+    steady = (losses[1:] <= losses[:-1] * (1 - t.steady)).all(dim=0) & enough
+    still = ((losses[-1] - losses[-2]).abs() < t.steady * losses[-2]) & enough
     # Two extrapolations of the recent trend; the sooner one is the estimate: the worst row's margin
     # reaching 0, and the loss (log-linear) reaching the bound below which every row must be right.
-    margins, _ = _recent(facts.trail_margin.float().cpu(), facts.trail_epoch.cpu(), now_margin, epochs, t)
-    m_rate = (margins[-1] - margins[0]) / max(span, 1)
-    by_margin = torch.where(m_rate > 0, -margins[-1] / m_rate, torch.full_like(m_rate, math.inf))
+    margins, _, _ = _recent(facts.trail_margin.float().cpu(), trail_epoch, now_margin, epochs, t)
+    span = span.clamp(min=1)
+    m_rate = (margins[-1] - margins[0]) / span
+    inf = torch.full_like(m_rate, math.inf)
+    by_margin = torch.where(m_rate > 0, -margins[-1] / m_rate, inf)
     if bound is None:  # no loss level says "solved": the margin alone extrapolates
-        return steady & torch.isfinite(losses[-1]), still, by_margin
-    l_rate = (losses[0].log() - losses[-1].log()) / max(span, 1)
-    by_loss = torch.where(l_rate > 0, (losses[-1].log() - math.log(bound)) / l_rate, torch.full_like(l_rate, math.inf))
-    return steady & torch.isfinite(losses[-1]), still, torch.minimum(by_margin, by_loss.clamp(min=0))
+        return steady & torch.isfinite(losses[-1]), still, torch.where(enough, by_margin, inf)
+    l_rate = (losses[0].log() - losses[-1].log()) / span
+    by_loss = torch.where(l_rate > 0, (losses[-1].log() - math.log(bound)) / l_rate, inf)
+    return steady & torch.isfinite(losses[-1]), still, torch.where(enough, torch.minimum(by_margin, by_loss.clamp(min=0)), inf)
+
+
+def _runs(module, name: str, uniform):
+    """``(value, slice)`` per run of members sharing choice ``name`` (one run for a uniform module)."""
+    members = getattr(module, "members", None)
+    if members is None:
+        return [(uniform, slice(0, module.hparams.seeds))]
+    return members.loss_runs() if name == "loss" else members.slices(name)
 
 
 def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds = THRESHOLDS) -> Diagnosis:
-    """One cause for every member not ``solved`` (all on the CPU, from ``module``'s final weights)."""
+    """One cause for every member not ``solved`` (all on the CPU, from ``module``'s final weights);
+    members with activations or losses of their own (a member table) are diagnosed by their own."""
     hp = module.hparams
     net = module.net
     params = list(net.parameters())
@@ -196,7 +213,7 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     y = task.column.to(params[0].device, params[0].dtype)
     with torch.enable_grad():
         pre = net.trace(x)
-        losses = member_losses(module.loss_name, pre[-1], y, net.output, **module.loss_kwargs)
+        losses = module.loss_of(pre[-1], y)
         grads = torch.autograd.grad(losses.sum(), params, allow_unused=True)
     grad_norm = sum(g.pow(2).flatten(1).sum(1) for g in grads if g is not None).sqrt().detach().cpu()
     pre = [z.detach().float().cpu() for z in pre]
@@ -204,27 +221,39 @@ def diagnose(module, solved: torch.Tensor, diverged: torch.Tensor, t: Thresholds
     probs = probability(pre[-1].squeeze(-1), net.output)
     targets = task.targets
 
-    affine = hp.model["activation"] == "identity" or not hp.model["hidden"]
-    linear = affine and task.linearly_separable is False  # None (not known, > 5 inputs): not claimed
-    relu = torch.full_like(solved, hp.model["activation"] in OFF_AT_ZERO)
     first = 1 if task.linearly_separable else 2
-    layers_fail = _layers_fail(pre, hp.model["activation"], t, first) if not affine else torch.zeros_like(solved)
-    merged = _rows_merged(pre, targets, hp.model["activation"]) if not affine else torch.zeros_like(solved)
+    none = torch.zeros_like(solved)
+    linear, relu, layers_fail, merged = none.clone(), none.clone(), none.clone(), none.clone()
+    for activation, part in _runs(module, "activation", hp.model["activation"]):
+        affine = activation == "identity" or not hp.model["hidden"]
+        linear[part] = affine and task.linearly_separable is False  # None (not known, > 5 inputs): not claimed
+        relu[part] = activation in OFF_AT_ZERO
+        if not affine:
+            own = [z[part] for z in pre]
+            layers_fail[part] = _layers_fail(own, activation, t, first)
+            merged[part] = _rows_merged(own, targets, activation)
     wrong = (probs > 0.5) != (targets > 0.5)
     pinned = (probs * (1 - probs) < t.flat * 0.25) & wrong  # the sigmoid's derivative < 1% of its peak
-    sigmoid_in_loss = consumes(module.loss_name, module.loss_kwargs.get("input")) == "probabilities" and net.output == "logit"
-    output_pinned = pinned.any(dim=1) if sigmoid_in_loss else torch.zeros_like(solved)
     plateau = ((probs - 0.5).abs() < t.near_guess).all(dim=1) & (grad_norm < t.tiny_grad)
     worst = signed_confidence(probs, targets).min(dim=1).values
     allowed = math.floor((1 - task.solved_accuracy) * task.rows + 1e-9)  # 0 for a table: every row right
-    bound = solve_bound(module.loss_name, targets.tolist(), allowed, net.output, **module.loss_kwargs)
-    falling, still, to_go = _trend(module.facts, losses, worst, int(module.epochs_done), bound, t)
+    # Each member's own last epoch: its early stop, divergence or own max_epochs (as its lone run's end).
+    ends = module.facts.trained(int(module.epochs_done)).cpu()
+    output_pinned, falling, still = none.clone(), none.clone(), none.clone()
+    to_go = torch.full_like(losses, math.inf)
+    for spec, part in _runs(module, "loss", {"name": module.loss_name, **module.loss_kwargs}):
+        name, kwargs = spec["name"], {k: v for k, v in spec.items() if k != "name"}
+        if consumes(name, kwargs.get("input")) == "probabilities" and net.output == "logit":
+            output_pinned[part] = pinned[part].any(dim=1)
+        bound = solve_bound(name, targets.tolist(), allowed, net.output, **kwargs)
+        own = _trend(module.facts, losses, worst, ends, bound, t)
+        falling[part], still[part], to_go[part] = (v[part] for v in own)
     stuck = still | (grad_norm < t.tiny_grad)
 
     cause = torch.full_like(losses, CAUSES.index("other"), dtype=torch.long)
     # Lowest precedence first: each later rule overwrites the ones before it.
     for name, applies in reversed([
-        ("diverged", diverged), ("linear", torch.full_like(solved, linear)),
+        ("diverged", diverged), ("linear", linear),
         ("dead", (layers_fail | merged) & relu),
         ("saturated units", (layers_fail | merged) & ~relu), ("saturated output", output_pinned),
         ("plateau", plateau), ("still learning", falling), ("local minimum", stuck),

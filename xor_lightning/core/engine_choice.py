@@ -16,6 +16,8 @@ def choose(module: Any) -> tuple[str, str, Any]:
     reason = refusal(hp.model, hp.loss, hp.optimizer, full_batch=full, precision=str(trainer.precision),
                      clipped=module.loop.clip is not None, device=module.device.type, task=module.task,
                      members=module.members)
+    if reason is None and module.facts.own_ends:
+        reason = "members with their own trainer.max_epochs"
     # the whole run's member-epochs, not what is left: a resumed run takes the engine it started with
     member_epochs = int(hp.seeds) * module.loop.max_epochs
     engine, why = resolve(module.loop.engine, reason, member_epochs)

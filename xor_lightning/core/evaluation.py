@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from xor_lightning.core.facts import MemberFacts
+from xor_lightning.core.facts import NOT_MINE, MemberFacts
 from xor_lightning.core.module import XORModule
 from xor_lightning.core.stats import percentile, survival, wilson_interval
 from xor_lightning.core.task import Task
@@ -28,7 +28,10 @@ class Evaluation:
     test_probs: torch.Tensor | None = None   # [K, M] p(y=1) on the task's held-out part (None without one)
     test_losses: torch.Tensor | None = None  # [K] mean loss there
     budgets: tuple[int, ...] = ()  # epoch budgets (increasing)
-    right_at: torch.Tensor | None = None  # [budgets, K] int8: right at exactly that epoch (1/0), -1 not reached
+    right_at: torch.Tensor | None = None  # [budgets, K] int8: right at exactly that epoch (1/0), -1 not reached,
+    #                                       facts.NOT_MINE not one of the member's own budgets
+    member_seeds: torch.Tensor | None = None  # [K] each member's seed (None: seed + i)
+    columns: dict[str, list] | None = None    # what differs per member (a packed grid): name -> value per member
 
     def budget_rates(self) -> dict[str, dict | None]:
         """Per budget (its epoch as the key): how many members were right at exactly that epoch, the
@@ -36,17 +39,47 @@ class Evaluation:
         members still training: trainer.max_time, a callback)."""
         out: dict[str, dict | None] = {}
         for e, row in zip(self.budgets, [] if self.right_at is None else self.right_at):
-            if bool((row < 0).any()):
+            row = row[row != NOT_MINE]  # members with budgets of their own: only those whose budget it is
+            if bool((row < 0).any()) or not len(row):
                 out[str(e)] = None
                 continue
             k = int((row == 1).sum())
-            lo, hi = wilson_interval(k, self.members)
-            out[str(e)] = {"right": k, "rate": k / self.members, "rate_ci95": [lo, hi]}
+            lo, hi = wilson_interval(k, len(row))
+            out[str(e)] = {"right": k, "rate": k / len(row), "rate_ci95": [lo, hi]}
         return out
 
     @property
     def diverged(self) -> torch.Tensor:
         return self.diverged_at >= 0
+
+    def take(self, members: slice, budget_rows: list[int] | None = None) -> Evaluation:
+        """The evaluation of ``members`` alone (a packed grid's job): their rows, and of the budgets
+        only their own (``budget_rows``, indices into ``budgets``; None: all)."""
+        rows = list(range(len(self.budgets))) if budget_rows is None else list(budget_rows)
+        seeds = self.member_seeds[members] if self.member_seeds is not None else None
+
+        def cut(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[members]
+
+        return Evaluation(
+            seed=self.member_seed(members.start), probs=self.probs[members], losses=self.losses[members],
+            solved=self.solved[members], first_solved=self.first_solved[members], diverged_at=self.diverged_at[members],
+            best_epoch=self.best_epoch[members], epochs_trained=self.epochs_trained[members], task=self.task, head=self.head,
+            test_probs=cut(self.test_probs), test_losses=cut(self.test_losses),
+            budgets=tuple(self.budgets[r] for r in rows),
+            right_at=None if self.right_at is None else self.right_at[rows][:, members],
+            member_seeds=seeds, columns=None,
+        )
+
+    def member_seed(self, i: int) -> int:
+        """Member i's seed: its own (a member table's), else seed + i."""
+        return int(self.member_seeds[i]) if self.member_seeds is not None else self.seed + i
+
+    @property
+    def seeds_in_order(self) -> bool:
+        """Member i has seed + i (not so in a member table of several jobs)."""
+        return self.member_seeds is None or torch.equal(
+            self.member_seeds, torch.arange(self.seed, self.seed + self.members, dtype=self.member_seeds.dtype))
 
     @property
     def members(self) -> int:
@@ -128,11 +161,11 @@ def evaluate_module(module: XORModule, facts: MemberFacts | None = None, epochs_
         test_logits, test_losses = module.losses(task.test_inputs.to(module.device, dtype),
                                                  task.test_targets.unsqueeze(-1).to(module.device, dtype))
         test_probs, test_losses = probability(test_logits, head).squeeze(-1).float().cpu(), test_losses.float().cpu()
-    stopped_at = facts.stopped_at.cpu()
-    trained = torch.where(stopped_at >= 0, stopped_at, torch.where(diverged_at >= 0, diverged_at, done))
+    trained = facts.trained(done).cpu()  # each member's own: early stop, divergence, own max_epochs, the run's
     return Evaluation(
         seed=int(module.hparams.seed), probs=probs, losses=losses.float().cpu(), solved=solved,
         first_solved=facts.first_solved.cpu(), diverged_at=diverged_at, best_epoch=facts.best_epoch.cpu(),
         epochs_trained=trained, task=task, head=head, test_probs=test_probs, test_losses=test_losses,
-        budgets=facts.budgets, right_at=facts.right_at.cpu(),
+        budgets=facts.budgets, right_at=facts.right_at.cpu(), member_seeds=module.member_seeds.cpu(),
+        columns=module.members.differing() if module.members is not None else None,
     )

@@ -9,7 +9,9 @@ as the batch, the forward of epoch e+1 evaluates the weights after epoch e).
 
 Each fact is about one member alone (promise 8): member i of ``seeds=K seed=s`` records exactly
 what a lone run ``seeds=1 seed=s+i`` records. A member that met the early stop is done, as a lone
-run would be: nothing about it changes afterwards (the loop keeps its weights frozen too).
+run would be: nothing about it changes afterwards (the loop keeps its weights frozen too). So is a
+member at its own max_epochs (``ends_at``, members.MemberTable): its loss trail, verdicts and best
+stop there while the others train on.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Seen:
 
 
 TRAIL = 8  # loss samples kept per member for the diagnosis
+NOT_MINE = -2  # right_at of a member at a budget that is not one of its own (a packed grid's other jobs)
 
 
 def trail_every(max_epochs: int) -> int:
@@ -62,15 +65,24 @@ def healthy_mean(values: torch.Tensor, diverged: torch.Tensor) -> torch.Tensor:
 class MemberFacts(nn.Module):
     """``solved`` is the task's rule (task.Task.solved): [K, N] rows right -> [K] solved."""
 
-    def __init__(self, net: Population, solved: Callable[[torch.Tensor], torch.Tensor], budgets: tuple[int, ...] = ()) -> None:
+    def __init__(self, net: Population, solved: Callable[[torch.Tensor], torch.Tensor], budgets: tuple[int, ...] = (),
+                 own: torch.Tensor | None = None, ends_at: torch.Tensor | None = None) -> None:
         super().__init__()
         self.solved_rule = solved
         k = net.members
         # Whether each member was right at exactly each budget (epochs, increasing): its weights after
-        # that epoch (a member done earlier: its final ones; diverged: wrong). -1: not reached yet.
+        # that epoch (a member done earlier: its final ones; diverged: wrong). -1: not reached yet;
+        # NOT_MINE: a budget of other members only (``own`` [budgets, K]: members with budgets of their own).
         self.budgets = tuple(budgets)
         self._budget_row = {e: i for i, e in enumerate(self.budgets)}
         self.register_buffer("right_at", torch.full((len(self.budgets), k), -1, dtype=torch.int8))
+        own = torch.ones((len(self.budgets), k), dtype=torch.bool) if own is None else own.to(torch.bool)
+        self.right_at.masked_fill_(~own, NOT_MINE)
+        self.register_buffer("own_budget", own, persistent=False)
+        # Each member's own trainer.max_epochs (a member table's; None: the run's, set by ``begin``).
+        # Not state: given by the member table, as the run's max_epochs is by the run.
+        self.own_ends = ends_at is not None
+        self.register_buffer("ends_at", (ends_at if ends_at is not None else torch.zeros(k)).to(torch.long), persistent=False)
         never = torch.full((k,), -1, dtype=torch.long)
         self.register_buffer("first_solved", never.clone())  # epochs trained when first solved
         self.register_buffer("diverged_at", never.clone())   # 1-based epoch its loss became NaN/inf
@@ -80,7 +92,7 @@ class MemberFacts(nn.Module):
         # Each member's loss at the last TRAIL sampled epochs (oldest first; NaN: not yet), so the
         # diagnosis can tell a loss still falling steadily from one that has stopped moving.
         self.register_buffer("trail_loss", torch.full((TRAIL, k), float("nan")))
-        self.register_buffer("trail_epoch", torch.full((TRAIL,), -1, dtype=torch.long))
+        self.register_buffer("trail_epoch", torch.full((TRAIL, k), -1, dtype=torch.long))  # each member's own samples
         # ... and its worst row's signed confidence (verdict.signed_confidence): solved once it is > 0.
         self.register_buffer("trail_margin", torch.full((TRAIL, k), float("nan")))
         self.layers = len(net.weights)
@@ -104,18 +116,45 @@ class MemberFacts(nn.Module):
         """Members whose run is over: met the early stop, or diverged."""
         return (self.stopped_at >= 0) | (self.diverged_at >= 0)
 
-    def begin(self, max_epochs: int) -> None:
+    def begin(self, max_epochs: int, epochs_done: int = 0) -> None:
         """Derive the masks ``observe`` keeps up to date (after loading or moving the buffers)."""
-        self.trail_every = trail_every(max_epochs)
+        if not self.own_ends:  # every member ends with the run
+            self.ends_at.fill_(max_epochs)
+        ends = self.ends_at
+        self._every = (ends // 20).clamp(min=1)  # trail_every of each member's own max_epochs
+        self._everies = sorted(set(self._every.tolist()))
+        self.trail_every = self._everies[0]
+        self._end_epochs = set(self.ends_at.tolist()) if self.own_ends else set()
         self._diverged = self.diverged
-        self._active = ~self.done
+        ended = ~self.done & (self.ends_at <= epochs_done) if self.own_ends else torch.zeros_like(self._diverged)
+        self._active = ~self.done & ~ended
         self._remaining = int(self._active.sum())
+        self._ended, self._ended_mask = int(ended.sum()), ended
         self._best = self.best_params()
 
     @property
     def remaining(self) -> int:
-        """Members still training: neither stopped early nor diverged (known without a host sync)."""
+        """Members still training: neither stopped early, diverged nor at their own max_epochs (known
+        without a host sync)."""
         return self._remaining
+
+    @property
+    def all_done(self) -> bool:
+        """Every member met the early stop or diverged (none merely reached its own max_epochs)."""
+        return self._remaining == 0 and self._ended == 0
+
+    @property
+    def held(self) -> torch.Tensor:
+        """[K] members whose weights are kept as they are: met the early stop or reached their own
+        max_epochs (diverged members are zeroed instead)."""
+        return ~self._active & ~self._diverged
+
+    def trained(self, epochs_done: int) -> torch.Tensor:
+        """[K] the epochs each member trained: its early stop, divergence, own max_epochs, or the run's."""
+        done = torch.full_like(self.stopped_at, epochs_done)
+        if self.own_ends:
+            done = torch.minimum(done, self.ends_at)
+        return torch.where(self.stopped_at >= 0, self.stopped_at, torch.where(self.diverged_at >= 0, self.diverged_at, done))
 
     @torch.no_grad()
     def mark_diverged(self, losses: torch.Tensor, epoch: int) -> torch.Tensor:
@@ -130,8 +169,9 @@ class MemberFacts(nn.Module):
         params: list[torch.Tensor], stop: StopRule | None,
     ) -> tuple[Seen, torch.Tensor, torch.Tensor]:
         """Record what the weights after ``epoch`` epochs show (``logits`` [K, N, 1] and ``losses``
-        [K] on the whole table). Returns the epoch's view, the newly diverged and the newly stopped.
-        Called once per epoch, so it keeps to few tensor ops and one host sync."""
+        [K] on the whole table). Returns the epoch's view, the newly diverged and the newly held (met
+        the early stop, or reached their own max_epochs). Only the members that trained this epoch
+        change. Called once per epoch, so it keeps to few tensor ops and one host sync."""
         finite = torch.isfinite(losses)
         newly_diverged = self._active & ~finite
         self.diverged_at.masked_fill_(newly_diverged, epoch)
@@ -156,20 +196,34 @@ class MemberFacts(nn.Module):
                 by_margin = rows if stop.margin <= 0 else right_by(signed, stop.margin, self.head)
             newly_stopped = self.solved_rule(by_margin) & active
             self.stopped_at.masked_fill_(newly_stopped, epoch)
-        if epoch % self.trail_every == 0:
-            self._sample(epoch, losses, signed.min(dim=1).values)
+        if any(epoch % every == 0 for every in self._everies):
+            # (a member diverging now records no NaN sample: its weights are zeroed, its trail stops)
+            due = active if len(self._everies) == 1 else active & (epoch % self._every == 0)
+            self._sample(epoch, losses, signed.min(dim=1).values, due)
         seen = Seen(healthy_mean(losses, diverged), rows.float().mean(), solved.float().mean(), losses, solved)
-        counts = torch.stack([newly_diverged.sum(), newly_stopped.sum()]).tolist()  # the epoch's one host sync
+        ending = epoch in self._end_epochs
+        newly_ended = active & ~newly_stopped & (self.ends_at == epoch) if ending else newly_stopped
+        counted = [newly_diverged.sum(), newly_stopped.sum(), *([newly_ended.sum()] if ending else [])]
+        counts = torch.stack(counted).tolist() + ([] if ending else [0])  # the epoch's one host sync
+        if epoch in self._budget_row:
+            row = self._budget_row[epoch]
+            # (members done earlier are written their final verdict again; those past their own max_epochs never are)
+            mine = self.own_budget[row] & ~self._ended_mask if self._ended else self.own_budget[row]
+            self.right_at[row] = torch.where(mine, solved.to(torch.int8), self.right_at[row])
         if counts[0] or counts[1]:
             self._diverged, self._active = diverged, active & ~newly_stopped
             self._remaining -= counts[0] + counts[1]
-        if epoch in self._budget_row:
-            self.right_at[self._budget_row[epoch]] = solved.to(torch.int8)
-        if self._remaining == 0:  # the run ends here: every member keeps this verdict at the budgets after it
+            # A member done now is done for good, as its lone run ends here: it keeps this verdict at its budgets after.
             later = [i for i, e in enumerate(self.budgets) if e > epoch]
             if later:
-                self.right_at[later] = solved.to(torch.int8)
-        return seen, (newly_diverged if counts[0] else None), (newly_stopped if counts[1] else None)
+                mine = self.own_budget[later] & (newly_diverged | newly_stopped)
+                self.right_at[later] = torch.where(mine, solved.to(torch.int8), self.right_at[later])
+        if counts[2]:  # at their own max_epochs: kept as they are, as their lone runs end here
+            self._active = self._active & ~newly_ended
+            self._remaining -= counts[2]
+            self._ended, self._ended_mask = self._ended + counts[2], self._ended_mask | newly_ended
+        held = newly_stopped | newly_ended if counts[2] else newly_stopped
+        return seen, (newly_diverged if counts[0] else None), (held if counts[1] or counts[2] else None)
 
     @torch.no_grad()
     def observe_block(self, first: int, losses: torch.Tensor, worst: torch.Tensor, right: torch.Tensor,
@@ -178,9 +232,9 @@ class MemberFacts(nn.Module):
         already recorded divergence, the early stop and each member's best (it holds the weights).
         ``losses``, ``worst`` (the worst row's signed confidence) and ``right`` (rows right) are
         [epochs + 1, K]; row 0 is the weights after ``first``, seen by the previous block. Solved is
-        every row right (the engine covers no other rule). Returns the last epoch of the block
-        (earlier once every member is done) and (epoch, training loss, seen) for each of its
-        epochs, as the epoch-by-epoch loop records them."""
+        every row right, and members end with the run (the engine covers no other rule). Returns the
+        last epoch of the block (earlier once every member is done) and (epoch, training loss, seen)
+        for each of its epochs, as the epoch-by-epoch loop records them."""
         t = torch.arange(first, first + losses.shape[0]).unsqueeze(1)
         diverged = (self.diverged_at >= 0) & (self.diverged_at <= t)
         diverged[0] = self._diverged | (~torch.isfinite(losses[0]) & self._active)
@@ -192,11 +246,9 @@ class MemberFacts(nn.Module):
         hit = later.any(dim=0) & (self.first_solved < 0)
         self.first_solved[hit] = first + 1 + later.int().argmax(dim=0)[hit]
         for e in range(1, last + 1):
-            if (first + e) % self.trail_every == 0:
-                self._sample(first + e, losses[e], worst[e])
-        for b, epoch in enumerate(self.budgets):
-            if first < epoch <= first + last or (epoch > first + last and bool(over.any())):
-                self.right_at[b] = solved[min(epoch - first, last)].to(torch.int8)
+            if (first + e) % self.trail_every == 0:  # members that trained epoch e, with a finite loss after it
+                self._sample(first + e, losses[e], worst[e], ~done[e - 1] & ~diverged[e])
+        self._block_budgets(first, last, solved, done)
         healthy = ~diverged[: last + 1]
         means = torch.where(healthy, losses[: last + 1], 0.0).sum(dim=1) / healthy.sum(dim=1)
         acc = right[: last + 1].float().mean(dim=1) / rows
@@ -207,10 +259,28 @@ class MemberFacts(nn.Module):
         self._remaining = int(self._active.sum())
         return first + last, record
 
-    def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor) -> None:
-        for trail, value in ((self.trail_loss, losses), (self.trail_margin, worst)):
-            trail.copy_(torch.cat([trail[1:], value.detach().to(trail.dtype).unsqueeze(0)]))
-        self.trail_epoch.copy_(torch.cat([self.trail_epoch[1:], self.trail_epoch.new_tensor([epoch])]))
+    def _block_budgets(self, first: int, last: int, solved: torch.Tensor, done: torch.Tensor) -> None:
+        """The verdicts at the budgets in the block (each member's own), and, for a member done in it,
+        its verdict then at its budgets after (its lone run ends there), as ``observe`` writes them."""
+        for b, epoch in enumerate(self.budgets):
+            if first < epoch <= first + last:
+                self.right_at[b] = torch.where(self.own_budget[b], solved[epoch - first].to(torch.int8), self.right_at[b])
+        newly = done[last] & ~done[0]
+        if not self.budgets or not bool(newly.any()):
+            return
+        at = torch.where((self.stopped_at > first) & (self.stopped_at <= first + last), self.stopped_at, self.diverged_at)
+        row = (at - first).clamp(0, last)
+        then = solved.gather(0, row.unsqueeze(0)).squeeze(0).to(torch.int8)
+        for b, epoch in enumerate(self.budgets):
+            mine = self.own_budget[b] & newly & (epoch > at)
+            self.right_at[b] = torch.where(mine, then, self.right_at[b])
+
+    def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor, due: torch.Tensor) -> None:
+        """Append this epoch's sample to the trails of the ``due`` members (those done keep theirs)."""
+        stamp = torch.full_like(self.trail_epoch[:1], epoch)
+        for trail, value in ((self.trail_loss, losses), (self.trail_margin, worst), (self.trail_epoch, stamp)):
+            shifted = torch.cat([trail[1:], value.detach().to(trail.dtype).view(1, -1)])
+            torch.where(due, shifted, trail, out=trail)
 
     @contextmanager
     def best_in_place(self, net: Population) -> Iterator[None]:

@@ -1,8 +1,10 @@
 """What differs per member of a population: one ``MemberTable``.
 
 Numbers are ``[K]`` tensors (``seed`` int64; every optimizer argument under its per-member name
-(core/optim.member_values: ``lr``, ``beta1``, ``momentum``, ...) and the init scales as float64,
-flags as bool). Choices (the optimizer rule, the activation, the init, the loss) are group ids:
+(core/optim.member_values: ``lr``, ``beta1``, ``momentum``, ...), the init scales, the early stop's
+``margin`` and ``max_epochs`` (trainer.max_epochs: where the member's own run ends) as float64,
+flags as bool). Choices (the optimizer rule, the activation, the init, the loss, the epoch
+``budgets`` as a JSON list) are group ids:
 ``choices[name]`` lists the distinct values, ``groups[name]`` is each member's index into it, so
 code can apply one choice to the members that share it as one slice or gather. A uniform run
 (``seeds=K``, one config) is a table with one group of each choice and member i seeded seed + i.
@@ -19,11 +21,13 @@ from typing import Any
 
 import torch
 
-from xor_lightning.core.optim import member_values
+from xor_lightning.core.optim import OPTIMIZERS, member_values
 
 # Model numbers a member may have of its own (None, as output_init_std's "same as init_std", is NaN).
 MODEL_NUMBERS = ("init_std", "output_init_std", "init_bound")
-CHOICES = ("optimizer", "activation", "init", "loss")
+CHOICES = ("optimizer", "activation", "init", "loss", "budgets")
+# The numbers of a member's run besides its optimizer arguments and model numbers.
+RUN_NUMBERS = ("margin", "max_epochs")
 
 
 @dataclass
@@ -38,9 +42,11 @@ class MemberTable:
 
     @classmethod
     def uniform(cls, seed: int, seeds: int, model: Mapping, optimizer: Mapping, loss: Mapping | None = None,
-                margin: float | None = None) -> MemberTable:
+                margin: float | None = None, max_epochs: int | None = None,
+                budgets: Sequence[int] | None = None) -> MemberTable:
         """``seeds`` members of one config: member i seeded ``seed + i``, one group of each choice;
-        ``margin``: the early stop's (early_stop.margin), when the run has one."""
+        ``margin``: the early stop's (early_stop.margin), when the run has one; ``max_epochs``
+        (trainer.max_epochs) and ``budgets``, when members of one population may differ in them."""
         target = optimizer["_target_"]
         args = {k: v for k, v in optimizer.items() if not str(k).startswith("_")}
         row: dict[str, Any] = {**member_values(target, args)}
@@ -49,9 +55,13 @@ class MemberTable:
             row[name] = float("nan") if value is None else float(value)
         if margin is not None:
             row["margin"] = float(margin)
+        if max_epochs is not None:
+            row["max_epochs"] = float(max_epochs)
         numbers = {name: _column([value] * seeds) for name, value in row.items()}
         choice = {"optimizer": target, "activation": model["activation"], "init": model.get("init", "pytorch"),
                   "loss": json.dumps(dict(loss or {}), sort_keys=True)}  # the whole loss: name, options, input
+        if budgets is not None:
+            choice["budgets"] = json.dumps(sorted({int(b) for b in budgets}))
         return cls(
             seed=torch.arange(seed, seed + seeds, dtype=torch.int64), numbers=numbers,
             choices={k: [v] for k, v in choice.items()}, groups={k: torch.zeros(seeds, dtype=torch.int64) for k in choice},
@@ -134,9 +144,52 @@ class MemberTable:
             parts.append((target, {}, hyper, members))
         return parts
 
+    def ends(self, default: int) -> torch.Tensor | None:
+        """[K] int64 each member's own max_epochs (``default`` where it has none); None when the
+        table has no max_epochs (every member ends with the run)."""
+        column = self.numbers.get("max_epochs")
+        if column is None:
+            return None
+        return torch.where(column.isnan(), float(default), column).to(torch.long)
+
+    def member_budgets(self) -> list[list[int]] | None:
+        """Each member's own epoch budgets; None when the table has none (the run's are everyone's)."""
+        if "budgets" not in self.choices:
+            return None
+        lists = [json.loads(v) if v else [] for v in self.choices["budgets"]]
+        return [lists[g] for g in self.groups["budgets"].tolist()]
+
+    def differing(self) -> dict[str, list]:
+        """What differs between members, as members.csv columns (name -> a plain value per member,
+        "" where a member has none): the choices (optimizer by its config name, loss as name and
+        options), then the numbers. Empty for a uniform table."""
+        out: dict[str, list] = {}
+        for name in (*CHOICES, *sorted(set(self.choices) - set(CHOICES))):
+            if name in self.choices and len(set(self.groups[name].tolist())) > 1:
+                shown = [_shown(name, v) for v in self.choices[name]]
+                out[name] = [shown[g] for g in self.groups[name].tolist()]
+        for name, column in self.numbers.items():
+            same = column == column[0]
+            if column.is_floating_point():
+                same |= column.isnan() & column[0].isnan()
+            if not bool(same.all()):
+                out[name] = [_plain_number(name, v) for v in column.tolist()]
+        return out
+
     def model_number(self, name: str) -> list[float | None]:
         """A model number per member as a list (None where NaN: output_init_std's "same as init_std")."""
         return [None if v != v else v for v in self.numbers[name].tolist()]
+
+    def same_as(self, other: MemberTable | None) -> bool:
+        """The same members: seeds, numbers (NaN equal to NaN), choices and groups."""
+        if other is None or not torch.equal(self.seed, other.seed) or set(self.numbers) != set(other.numbers):
+            return False
+        if any(not torch.equal(a.nan_to_num(-1.0) if a.is_floating_point() else a,
+                               b.nan_to_num(-1.0) if b.is_floating_point() else b)
+               or a.dtype != b.dtype for a, b in ((self.numbers[n], other.numbers[n]) for n in self.numbers)):
+            return False
+        return self.choices == other.choices and set(self.groups) == set(other.groups) and all(
+            torch.equal(self.groups[n], other.groups[n]) for n in self.groups)
 
     def to_lists(self) -> dict[str, Any]:
         return {"seed": self.seed.tolist(), "numbers": {k: v.tolist() for k, v in self.numbers.items()},
@@ -156,6 +209,37 @@ class MemberTable:
         if bad:
             raise ValueError(f"member table: {bad[0]} does not have one valid value per member ({k})")
         return cls(seed, numbers, choices, groups)
+
+
+def budget_union(budgets: Sequence[int], table: MemberTable | None) -> tuple[tuple[int, ...], torch.Tensor | None]:
+    """The budgets a population tracks (increasing) and ``[budgets, K]`` which are each member's own:
+    the run's ``budgets`` for every member (None: all own), or, when the table has budgets of its
+    own, the union of those (the run's are then not used) with each member counting only its own."""
+    if table is None or "budgets" not in table.choices:
+        return tuple(sorted({int(b) for b in budgets})), None
+    lists = [json.loads(v) if v else [] for v in table.choices["budgets"]]
+    union = tuple(sorted({int(b) for own in lists for b in own}))
+    mine = torch.tensor([[b in own for own in lists] for b in union], dtype=torch.bool).view(len(union), len(lists))
+    return union, mine[:, table.groups["budgets"]]
+
+
+def _shown(name: str, value: str) -> str:
+    """A choice as members.csv writes it: the optimizer's config name, a loss as name(options)."""
+    if name == "optimizer":
+        return OPTIMIZERS.get(value, value)
+    if name == "loss" and value:
+        spec = json.loads(value)
+        options = ",".join(f"{k}={v}" for k, v in spec.items() if k != "name")
+        return f"{spec.get('name', '')}({options})" if options else str(spec.get("name", ""))
+    return value
+
+
+def _plain_number(name: str, value: float | bool) -> float | int | bool | str:
+    if isinstance(value, bool):
+        return int(value)
+    if value != value:
+        return ""
+    return int(value) if name == "max_epochs" else value
 
 
 def _column(values: list) -> torch.Tensor:

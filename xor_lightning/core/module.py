@@ -17,12 +17,13 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from xor_lightning.base.errors import UserError
 from xor_lightning.core.block import BlockRecord, LoopPlan, clip_per_member
 from xor_lightning.core.divergence import freeze
 from xor_lightning.core.engine_choice import choose as choose_engine
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
-from xor_lightning.core.members import MemberTable
+from xor_lightning.core.members import MemberTable, budget_union
 from xor_lightning.core.nets import Population, init_options, per_member
 from xor_lightning.core.optim import PopulationOptimizer, make_optimizer
 from xor_lightning.core.task import build as build_task
@@ -55,16 +56,19 @@ class XORModule(pl.LightningModule):
         members: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        # members (MemberTable.to_lists()): members with seeds, init scales and optimizer arguments or
-        # rules of their own (library use; the app's runs are uniform: None). Not recorded in
-        # checkpoints yet: a table read from a file would need the checks a command line gets.
-        self.save_hyperparameters(ignore=["loop", "members"], logger=False)
+        # members (MemberTable.to_lists()): members with seeds, init scales, optimizer arguments or
+        # rules, losses, margins, max_epochs and budgets of their own (a packed grid; the app's own
+        # runs are uniform: None). Recorded in checkpoints as these plain lists, which the reader
+        # checks as untrusted data (run/member_checks.py).
+        self.save_hyperparameters(ignore=["loop"], logger=False)
         self.automatic_optimization = False
         self.task = build_task(data)
         self.members = MemberTable.from_lists(members) if members is not None else None
         if self.members is not None:
             if len(self.members) != seeds:
                 raise ValueError(f"members: {len(self.members)} rows for seeds={seeds}")
+        # Member i's seed: its shuffled batch order derives from it (data.py), as its lone run's does.
+        self.member_seeds = self.members.seed.clone() if self.members is not None else torch.arange(seed, seed + seeds)
         self.net = Population(
             seeds, model["hidden"], model["activation"], model["init"], model["init_std"], seed,
             in_features=self.task.n_in, **init_options(model),
@@ -74,10 +78,14 @@ class XORModule(pl.LightningModule):
         self.loss_kwargs = {k: v for k, v in loss.items() if k != "name"}
         runs = self.members.loss_runs() if self.members is not None else []
         self._loss_runs = runs if len(runs) > 1 else None  # members with losses of their own: a slice each
-        self.facts = MemberFacts(self.net, self.task.solved, tuple(sorted(set(budgets))))
+        union, own = budget_union(budgets, self.members)
+        ends = self.members.ends((loop or LoopPlan()).max_epochs) if self.members is not None else None
+        self.facts = MemberFacts(self.net, self.task.solved, union, own, ends)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))  # table epochs trained
         self.register_buffer("best_version", torch.zeros((), dtype=torch.long))  # blocks that changed a best
         self.loop = loop or LoopPlan()
+        if ends is not None:  # each member's last epoch ends a block; the run ends when every member has
+            self.loop = replace(self.loop, ends=tuple(sorted(set(ends.tolist()))))
         if self.members is not None and "margin" in self.members.numbers and self.loop.stop is not None:
             # each member's own early-stop margin, compared in float32 as a Python number would be
             margin = self.members.numbers["margin"].to(torch.float32).view(-1, 1)
@@ -87,7 +95,8 @@ class XORModule(pl.LightningModule):
         # clock there (a long block would otherwise show nothing until it ends). Must be cheap.
         self.epoch_hooks: list[Callable[[int], None]] = []
         self.run_over = False          # every member met the early stop or diverged
-        self._frozen: list[torch.Tensor] | None = None  # weights of members that met the early stop
+        self._frozen: list[torch.Tensor] | None = None  # weights of members held (early stop, own max_epochs)
+        self._held_state: dict[tuple[int, str], torch.Tensor] = {}  # their optimizer state when they were held
         self._stopped = torch.zeros(seeds, dtype=torch.bool)
         self.engine, self.engine_reason, self._fused = "torch", "", None  # on_train_start decides (engines.py)
 
@@ -95,18 +104,46 @@ class XORModule(pl.LightningModule):
         return self.net(x)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Checkpoints older than epoch budgets have no ``facts.right_at``: none, as they had no budgets."""
+        """A checkpoint of other members (a member table, or none where this module has one) is
+        refused. Checkpoints older than epoch budgets have no ``facts.right_at``: none, as they had
+        no budgets; older than per-member trails, one ``facts.trail_epoch`` for all members: each
+        member's the same."""
+        given = (checkpoint.get("hyper_parameters") or {}).get("members")
+        theirs = MemberTable.from_lists(given) if given is not None else None
+        if (self.members is None) != (theirs is None) or (theirs is not None and not theirs.same_as(self.members)):
+            raise UserError("this checkpoint's members differ from this run's (a member table: a packed grid's jobs); "
+                            "resume it as it was trained, with the same member table")
         state = checkpoint.get("state_dict")
         if isinstance(state, dict) and "facts.right_at" not in state:
             state["facts.right_at"] = self.facts.right_at.clone()
+        trail = state.get("facts.trail_epoch") if isinstance(state, dict) else None
+        if isinstance(trail, torch.Tensor) and trail.dim() == 1:
+            state["facts.trail_epoch"] = trail.unsqueeze(1).expand(-1, self.hparams.seeds).clone()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Held members' optimizer state as it was when they were held (their lone runs ended there;
+        inside the run it kept moving, harmlessly: their weights are put back after every step)."""
+        states = checkpoint.get("optimizer_states")
+        if not self._held_state or not states:
+            return
+        held = self._stopped.to(self.device)
+        entries = states[0]["state"]
+        for (index, name), kept in self._held_state.items():
+            entry = entries.get(index)
+            if entry is not None and name in entry:  # a new dict: the live optimizer's stays as it is
+                entries[index] = {**entry, name: torch.where(per_member(held, kept), kept, entry[name])}
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)
+        return logits, self.loss_of(logits, y)
+
+    def loss_of(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """[K] each member's mean loss of ``logits`` (by its own loss, members with losses of their own)."""
         if self._loss_runs is None:
-            return logits, member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
+            return member_losses(self.loss_name, logits, y, self.net.output, **self.loss_kwargs)
         parts = [member_losses(spec["name"], logits[part], y[part] if y.dim() == 3 else y, self.net.output,
                                **{k: v for k, v in spec.items() if k != "name"}) for spec, part in self._loss_runs]
-        return logits, torch.cat(parts)
+        return torch.cat(parts)
 
     def configure_optimizers(self) -> PopulationOptimizer:
         parts = self.members.optimizer_parts() if self.members is not None else None
@@ -114,11 +151,15 @@ class XORModule(pl.LightningModule):
 
     def on_train_start(self) -> None:
         self._params = list(self.net.parameters())
-        self.facts.begin(self.loop.max_epochs)
-        # A resumed run: members that met the early stop hold their final weights (kept frozen).
-        self._stopped = self.facts.stopped_at >= 0
-        self._frozen = [p.detach().clone() for p in self._params] if bool(self._stopped.any()) else None
-        self.run_over = self.facts.remaining == 0
+        self.facts.begin(self.loop.max_epochs, int(self.epochs_done))
+        # A resumed run: members that met the early stop or their own max_epochs hold their final
+        # weights and optimizer state (kept frozen).
+        self._stopped = self.facts.held
+        self._frozen = None
+        if bool(self._stopped.any()):
+            self._frozen = [p.detach().clone() for p in self._params]
+            self._hold_state(self._stopped)
+        self.run_over = self.facts.all_done
         self._test = None  # the task's held-out part, on the device: each epoch's test/* scalars
         if self.task.has_test:
             dtype = self.net.weights[0].dtype
@@ -147,7 +188,7 @@ class XORModule(pl.LightningModule):
         if bool((self.facts.best_epoch != best_before).any()):
             self.best_version += 1  # some member has a new best: best.ckpt is rewritten
         self.log("best/version", self.best_version.float(), on_step=False, on_epoch=True, logger=False)
-        if self.run_over or done >= self.loop.max_epochs:
+        if self.run_over or done >= self.loop.max_epochs or self.facts.remaining == 0:
             self.trainer.should_stop = True
 
     def _full_batch_block(self, x: torch.Tensor, y: torch.Tensor, first: int, end: int) -> int:
@@ -161,7 +202,7 @@ class XORModule(pl.LightningModule):
             logits, losses = self.losses(x, y)  # the weights after epoch - 1
             if epoch - 1 > first:  # the weights after `first` were observed at the end of the last block
                 newly = self._observe(epoch - 1, logits, losses, targets, train_loss)
-                if self.run_over:
+                if self.facts.remaining == 0:
                     return epoch - 1
                 train_loss = self.block.last.val_loss  # the same losses, the same members
             else:
@@ -189,8 +230,11 @@ class XORModule(pl.LightningModule):
             self.block.add(epoch, train_loss, epoch_seen)
         for hook in self.epoch_hooks:
             hook(done)
-        self._stopped = self.facts.stopped_at >= 0
-        self.run_over = self.facts.remaining == 0
+        newly = self.facts.held & ~self._stopped
+        if bool(newly.any()):
+            self._hold_state(newly)  # what checkpoints write for them (the kernel leaves it as it is, too)
+        self._stopped = self.facts.held
+        self.run_over = self.facts.all_done
         return done
 
     def _mini_batch_block(self, x: torch.Tensor, y: torch.Tensor, first: int, end: int) -> int:
@@ -199,7 +243,8 @@ class XORModule(pl.LightningModule):
         targets = y.squeeze(-1)
         steps = datamodule.step_slices()
         for epoch in range(first + 1, end + 1):
-            order = datamodule.epoch_rows(epoch - 1)  # [K, rows] or None (every member in table order)
+            # [K, rows] each member's order from its own seed, or None (every member in table order)
+            order = datamodule.epoch_rows(epoch - 1, self.member_seeds)
             if order is not None:
                 order = order.to(x.device)
             total = 0.0
@@ -213,13 +258,14 @@ class XORModule(pl.LightningModule):
             with torch.no_grad(), torch.autocast(x.device.type, enabled=False):  # float32, also under bf16-mixed
                 logits, losses = self.losses(x, y)
             self._observe(epoch, logits, losses, targets, total / len(x), freeze_now=True)
-            if self.run_over:
+            if self.facts.remaining == 0:
                 return epoch
         return end
 
     def _observe(self, epoch: int, logits, losses, targets, train_loss, freeze_now: bool = False) -> torch.Tensor | None:
         """Record the facts of the weights after ``epoch``; sets ``run_over`` once every member is done
-        (met the early stop or diverged). Returns the newly diverged (or None): their weights are
+        (met the early stop or diverged). Members that met the early stop or their own max_epochs
+        are held from now on. Returns the newly diverged (or None): their weights are
         zeroed now when no backward of this forward follows (``freeze_now``, or the run is over),
         else by the step after its backward."""
         seen, newly_diverged, newly_stopped = self.facts.observe(
@@ -230,8 +276,8 @@ class XORModule(pl.LightningModule):
             hook(epoch)
         if self._test is not None:
             self.block.test.append(self._test_scalars())
-        self.run_over = self.facts.remaining == 0
-        if newly_diverged is not None and (freeze_now or self.run_over):  # keep NaN out of the weights now
+        self.run_over = self.facts.all_done
+        if newly_diverged is not None and (freeze_now or self.facts.remaining == 0):  # keep NaN out of the weights now
             freeze(self._params, [self._opt.optimizer], newly_diverged)
         if newly_stopped is not None:
             self._freeze_stopped(newly_stopped)
@@ -249,12 +295,27 @@ class XORModule(pl.LightningModule):
 
     @torch.no_grad()
     def _freeze_stopped(self, newly: torch.Tensor) -> None:
-        """Members that met the early stop keep the weights they have now, as a lone run would end."""
+        """Members that met the early stop or their own max_epochs keep the weights (and optimizer
+        state) they have now, as a lone run would end."""
         if self._frozen is None:
             self._frozen = [p.detach().clone() for p in self._params]
         for keep, p in zip(self._frozen, self._params):
             torch.where(per_member(newly, p), p, keep, out=keep)
-        self._stopped = self.facts.stopped_at >= 0
+        self._hold_state(newly)
+        self._stopped = self.facts.held
+
+    @torch.no_grad()
+    def _hold_state(self, newly: torch.Tensor) -> None:
+        """Copy the ``newly`` held members' per-member optimizer state (written back at every save)."""
+        optimizers = self._trainer.optimizers if self._trainer is not None else []
+        if not optimizers:
+            return
+        raw = optimizers[0]
+        for index, p in enumerate(self._params):
+            for name, value in raw.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.dim() and value.shape[0] == newly.shape[0]:
+                    kept = self._held_state.setdefault((index, name), value.detach().clone())
+                    torch.where(per_member(newly, value), value, kept, out=kept)
 
     def _step(self, losses: torch.Tensor, newly_diverged: torch.Tensor | None, via_lightning: bool) -> None:
         """One optimizer step on the sum of the members' losses. Diverged members add 0 and stay at 0;

@@ -24,7 +24,9 @@ MAX_COUNT = 2**53
 # What happens to each top-level section (also the docs' table).
 SECTIONS = {
     "state_dict": "kept: every tensor checked against seeds and model.hidden (checkpoints.check_shapes)",
-    "hyper_parameters": "kept: checked like a command line, and equal to the run record's settings",
+    "hyper_parameters": "kept: checked like a command line, and equal to the run record's settings; a member table "
+                        "(members) checked as data: one value per member, choices from the allowed lists, every "
+                        "distinct member's config through a command line's checks",
     "xor_lightning_run": "kept: run id, overrides, max_epochs and settings checked (resume.check_record)",
     "optimizer_states": "rebuilt: one optimizer; its per-parameter state must have exactly the keys, shapes and dtypes "
                         "the configured optimizer makes; its hyperparameters (param_groups) come from the config",
@@ -75,12 +77,15 @@ def counters(ckpt: Mapping, path: Path, key: str) -> dict[str, int]:
     return out
 
 
-def _expected_optimizer_state(optimizer: Mapping, shapes: list[torch.Tensor]) -> dict:
-    """What the configured optimizer's state_dict holds after a step, on stand-ins of the parameters."""
+def _expected_optimizer_state(optimizer: Mapping, shapes: list[torch.Tensor], members: Mapping | None = None) -> dict:
+    """What the configured optimizer's state_dict holds after a step, on stand-ins of the parameters
+    (with a member table: its rules' parts, as the module makes them)."""
+    from xor_lightning.core.members import MemberTable
     from xor_lightning.core.module import make_optimizer
 
     params = [torch.nn.Parameter(torch.zeros_like(t)) for t in shapes]
-    fresh = make_optimizer(optimizer, params)
+    parts = MemberTable.from_lists(members).optimizer_parts() if members is not None else None
+    fresh = make_optimizer(optimizer, params, parts=parts)
     for p in params:
         p.grad = torch.zeros_like(p)
     fresh.step()
@@ -108,7 +113,8 @@ def optimizer_states(ckpt: Mapping, params: list[torch.Tensor], path: Path, key:
     given = ckpt.get("optimizer_states")
     if not isinstance(given, list) or len(given) != 1 or not isinstance(given[0], Mapping):
         raise _refuse("optimizer_states", "is not one optimizer's state", path, key)
-    expected = _expected_optimizer_state(ckpt["hyper_parameters"]["optimizer"], params)
+    hparams = ckpt["hyper_parameters"]
+    expected = _expected_optimizer_state(hparams["optimizer"], params, hparams.get("members"))
     state = given[0].get("state")
     if not isinstance(state, Mapping) or (state and set(state) != set(expected["state"])):
         raise _refuse("optimizer state", f"covers parameters {sorted(state)[:8] if isinstance(state, Mapping) else '?'}, "

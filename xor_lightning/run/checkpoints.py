@@ -37,7 +37,8 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from xor_lightning.base.atomic_io import atomic_save
 from xor_lightning.base.errors import UserError
-from xor_lightning.core.facts import TRAIL
+from xor_lightning.core.facts import NOT_MINE, TRAIL
+from xor_lightning.core.members import MemberTable, budget_union
 from xor_lightning.core.module import XORModule
 from xor_lightning.core.nets import weights_from_checkpoint
 
@@ -176,6 +177,7 @@ def check_hparams(hparams: dict, p: Path, key: str) -> None:
     """The recorded config passes the same checks as a command line (and names no foreign code);
     a checkpoint without ``data`` (older than tasks) is of xor."""
     from xor_lightning.run.checks import OPTIMIZERS, check_budgets, check_data, check_loss, check_model, check_seeds
+    from xor_lightning.run.member_checks import check_members
 
     try:
         check_seeds(hparams["seed"], hparams["seeds"])
@@ -190,6 +192,7 @@ def check_hparams(hparams: dict, p: Path, key: str) -> None:
         if target not in OPTIMIZERS:
             raise UserError(f"optimizer._target_={target!r} is not one of {', '.join(OPTIMIZERS)} "
                             "(a checkpoint never names code to run)")
+        check_members(hparams.get("members"), hparams["seeds"])  # absent before member tables
     except UserError as exc:
         raise UserError(f"{key}={p}: its recorded {exc}") from None
     except (KeyError, TypeError, AttributeError) as exc:
@@ -208,9 +211,12 @@ def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: st
     seeds, widths = hparams["seeds"], [build_task(hparams.get("data")).n_in, *hparams["model"]["hidden"], 1]
     # Every tensor the module holds (module.py, facts.py), so a strict load leaves nothing unchecked.
     expect = {f"facts.{name}": (seeds,) for name in ("first_solved", "diverged_at", "stopped_at", "best_epoch", "best_loss")}
+    members = MemberTable.from_lists(hparams["members"]) if hparams.get("members") is not None else None
     if "budgets" in hparams:  # absent (and no facts.right_at) before epoch budgets
-        expect["facts.right_at"] = (len(set(hparams["budgets"])), seeds)
-    expect.update({"epochs_done": (), "best_version": (), "facts.trail_epoch": (TRAIL,),
+        expect["facts.right_at"] = (len(budget_union(hparams["budgets"], members)[0]), seeds)
+    # facts.trail_epoch: one per member, or one for all (older checkpoints)
+    trail = (TRAIL,) if "facts.trail_epoch" in state and state["facts.trail_epoch"].dim() == 1 else (TRAIL, seeds)
+    expect.update({"epochs_done": (), "best_version": (), "facts.trail_epoch": trail,
                    "facts.trail_loss": (TRAIL, seeds), "facts.trail_margin": (TRAIL, seeds)})
     for j, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         for prefix, weight, bias in (("net.", "weights.", "biases."), ("facts.", "best_weight", "best_bias")):
@@ -223,9 +229,10 @@ def check_shapes(hparams: dict, state: dict[str, torch.Tensor], p: Path, key: st
                             f"{name} has shape {list(found) if found else 'none'}, not {list(shape)}: "
                             "not a consistent checkpoint")
     verdicts = state.get("facts.right_at")
-    if verdicts is not None and _holds(verdicts) and not bool(((verdicts >= -1) & (verdicts <= 1)).all()):
-        raise UserError(f"{key}={p}: its tensor facts.right_at holds values other than -1, 0, 1 (not reached, wrong, "
-                        "right): not a consistent checkpoint")
+    low = NOT_MINE if members is not None else -1  # not one of the member's own budgets (a member table)
+    if verdicts is not None and _holds(verdicts) and not bool(((verdicts >= low) & (verdicts <= 1)).all()):
+        meaning = f"{'-2, ' if low < -1 else ''}-1, 0, 1 ({'not its budget, ' if low < -1 else ''}not reached, wrong, right)"
+        raise UserError(f"{key}={p}: its tensor facts.right_at holds values other than {meaning}: not a consistent checkpoint")
     for name, t in state.items():
         if not _holds(t):
             raise UserError(f"{key}={p}: its tensor {name} claims shape {list(t.shape)} but holds only "

@@ -44,23 +44,26 @@ TEST_COLUMNS = ["train_accuracy", "test_accuracy", "test_loss"]  # for a task wi
 
 def members_csv(ev: Evaluation, diagnosis: Diagnosis) -> str:
     """One row per member: its own run's facts, as a lone run of its seed would report them, and
-    why it failed if it did."""
+    why it failed if it did; members that differ in hyperparameters (MemberTable) also say in what."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     tested = ev.test_probs is not None
-    writer.writerow(MEMBER_COLUMNS + (TEST_COLUMNS if tested else []) + [f"right_at_{e}" for e in ev.budgets])
+    # A population whose members differ (a packed grid): what differs, a column each, after the others.
+    own = ev.columns or {}
+    writer.writerow(MEMBER_COLUMNS + (TEST_COLUMNS if tested else []) + [f"right_at_{e}" for e in ev.budgets] + list(own))
     test = zip(ev.accuracy.tolist(), ev.test_accuracy.tolist(), ev.test_losses.tolist()) if tested else None
     # Per budget: 1 right at exactly that epoch, 0 not, empty when the run never reached it.
     at_budgets = ev.right_at.T.tolist() if ev.budgets else [[] for _ in range(ev.members)]
+    seeds = [ev.member_seed(i) for i in range(ev.members)]
     for i, (solved, first, best, loss, trained, diverged, cause, more, at) in enumerate(zip(
         ev.solved.tolist(), ev.first_solved.tolist(), ev.best_epoch.tolist(), ev.losses.tolist(),
         ev.epochs_trained.tolist(), ev.diverged.tolist(), diagnosis.causes, diagnosis.more_epochs, at_budgets,
     )):
-        row = [i, ev.seed + i, int(solved), first if solved and first > 0 else "",
+        row = [i, seeds[i], int(solved), first if solved and first > 0 else "",
                best if best > 0 else "", f"{loss:.6g}", trained, int(diverged), cause, "" if more is None else more]
         if test is not None:
             row += [f"{v:.6g}" for v in next(test)]
-        writer.writerow(row + ["" if r < 0 else r for r in at])
+        writer.writerow(row + ["" if r < 0 else r for r in at] + [values[i] for values in own.values()])
     return out.getvalue()
 
 

@@ -123,7 +123,7 @@ def stop_reason(trainer: pl.Trainer, module: XORModule, max_epochs: int, max_tim
         return "fast_dev_run"
     if module.run_over:
         return "all_solved"
-    if int(module.epochs_done) >= max_epochs:
+    if int(module.epochs_done) >= max_epochs or module.facts.remaining == 0:  # or each member at its own (a table's)
         return "max_epochs"
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)
                   and c.time_remaining() is not None and c.time_remaining() <= 0), None)

@@ -77,8 +77,10 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
     if ev.members > 1:
         lo, hi = s["success_rate_ci95"]
         e = s["epochs_to_solve"]
+        who = (f"{ev.members} seeds ({ev.seed}..{ev.seed + ev.members - 1})" if ev.seeds_in_order else
+               f"{ev.members} members with seeds and settings of their own (members.csv lists them)")
         lines.append(
-            f"population: {ev.members} seeds ({ev.seed}..{ev.seed + ev.members - 1}): "
+            f"population: {who}: "
             f"solved {s['solved']}/{ev.members} = {percent(s['success_rate'])} "
             f"(95% CI {percent(lo)}-{percent(hi)}); epochs to solve: median {epochs(e['median'])}, "
             f"p90 {epochs(e['p90'])}, max {epochs(e['max'])}; mean loss {s['final_loss']:.4g}"
@@ -94,7 +96,7 @@ def summary_lines(ev: Evaluation, member: int | None = None, diagnosis=None) -> 
             lines.append(f"not solved, by cause: {diagnosis.summary()}")
         lines += budget_lines(ev)
         best = " (the best member)" if member == ev.best_member() else ""
-        lines.append(f"member {member} (seed {ev.seed + member}){best}:")
+        lines.append(f"member {member} (seed {ev.member_seed(member)}){best}:")
     lines += truth_table(ev, member)
     rows_right = int(right(ev.probs[member], ev.task.targets, head=ev.head).sum())
     first = int(ev.first_solved[member])
