@@ -211,10 +211,10 @@ def test_the_log_and_metrics_say_which_engine_ran(train_cfg, caplog):
 
 
 # Jobs of one grid that the fused engine packs: one rule (Adam, then SGD) and one activation and
-# loss, members differing in seed, init scale, learning rate, betas, momentum and early-stop margin.
+# loss, members differing in seed, init scale, learning rate, betas, momentum, early-stop margin and budgets.
 GRIDS = {
-    "adam": [(3, 1.0, ("optimizer.lr=0.05",)), (3, 2.0, ("optimizer.lr=0.2", "early_stop.margin=0.2")),
-             (8, 0.5, ("optimizer.lr=0.02", "optimizer.betas=[0.8,0.99]", "early_stop.margin=0.45"))],
+    "adam": [(3, 1.0, ("optimizer.lr=0.05", "budgets=[20,140]")), (3, 2.0, ("optimizer.lr=0.2", "early_stop.margin=0.2")),
+             (8, 0.5, ("optimizer.lr=0.02", "optimizer.betas=[0.8,0.99]", "early_stop.margin=0.45", "budgets=[30]"))],
     "sgd": [(3, 1.0, ("optimizer.lr=0.5", "optimizer.momentum=0.9")), (4, 2.0, ("optimizer.lr=0.3",)),
             (5, 1.0, ("optimizer.lr=0.5", "optimizer.momentum=0.5", "optimizer.nesterov=true", "early_stop.margin=0.2"))],
 }
@@ -234,8 +234,10 @@ def test_a_packed_grid_trains_each_member_as_its_job_alone(rule):
     lone = [fit("fused", *overrides, seeds=1, epochs=150) for _, overrides in jobs]
     parts = ("model", "optimizer", "loss")
     table = MemberTable.concat([MemberTable.uniform(c.seed, 1, *(OmegaConf.to_container(c[k]) for k in parts),
-                                                    margin=c.early_stop.margin) for c, _ in jobs])
-    packed = fit("fused", *jobs[0][1], seeds=len(jobs), epochs=150, members=table.to_lists())
+                                                    margin=c.early_stop.margin, budgets=list(c.budgets)) for c, _ in jobs])
+    first = [o for o in jobs[0][1] if not o.startswith("budgets")]
+    packed = fit("fused", *first, seeds=len(jobs), epochs=150, members=table.to_lists())
+    assert packed.engine == "fused"
     state = packed.trainer.optimizers[0].state
     for i, one in enumerate(lone):
         alone = one.trainer.optimizers[0].state
@@ -243,8 +245,11 @@ def test_a_packed_grid_trains_each_member_as_its_job_alone(rule):
             assert torch.equal(p[i], q[0])
             for key, value in alone[q].items():  # not "step": the population's count, it runs until all are done
                 assert value.dim() == 0 or torch.equal(state[p][key][i], value[0]), key
-        for name in (*FACTS[:-1], "best_loss"):
-            assert torch.equal(getattr(packed.facts, name)[i], getattr(one.facts, name)[0]), (name, i)
+        for name in (*FACTS[:-1], "best_loss", "trail_loss", "trail_epoch"):
+            mine, theirs = getattr(packed.facts, name), getattr(one.facts, name)
+            assert torch.allclose(mine[..., i], theirs[..., 0], rtol=0, atol=0, equal_nan=True), (name, i)  # bit for bit
+        for row, epoch in enumerate(one.facts.budgets):  # its own budgets' verdicts
+            assert packed.facts.right_at[packed.facts.budgets.index(epoch), i] == one.facts.right_at[row, 0], (epoch, i)
     assert len(set(packed.facts.stopped_at.tolist())) > 1  # each member stopped at its own epoch
 
 
