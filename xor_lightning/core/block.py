@@ -36,6 +36,8 @@ class LoopPlan:
     stop: StopRule | None = StopRule()
     clip: GradClip | None = None
     ends: tuple[int, ...] = ()       # members' own max_epochs (MemberTable): a block also ends at each
+    engine: str = "auto"             # engines.py: auto | fused | torch (the full-batch epochs' engine)
+    engine_threads: int = 1          # the fused kernel's threads (torch_threads when given; measured: docs/speed.md)
 
     def block_end(self, first: int) -> int:
         """The last epoch of the block that starts after ``first`` epochs."""

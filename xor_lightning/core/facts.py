@@ -225,6 +225,56 @@ class MemberFacts(nn.Module):
         held = newly_stopped | newly_ended if counts[2] else newly_stopped
         return seen, (newly_diverged if counts[0] else None), (held if counts[1] or counts[2] else None)
 
+    @torch.no_grad()
+    def observe_block(self, first: int, losses: torch.Tensor, worst: torch.Tensor, right: torch.Tensor,
+                      rows: int) -> tuple[int, list[tuple[int, torch.Tensor, Seen]]]:
+        """``observe`` for a whole block at once, from the fused kernel (fused_engine.py), which has
+        already recorded divergence, the early stop and each member's best (it holds the weights).
+        ``losses``, ``worst`` (the worst row's signed confidence) and ``right`` (rows right) are
+        [epochs + 1, K]; row 0 is the weights after ``first``, seen by the previous block. Solved is
+        every row right, and members end with the run (the engine covers no other rule). Returns the
+        last epoch of the block (earlier once every member is done) and (epoch, training loss, seen)
+        for each of its epochs, as the epoch-by-epoch loop records them."""
+        t = torch.arange(first, first + losses.shape[0]).unsqueeze(1)
+        diverged = (self.diverged_at >= 0) & (self.diverged_at <= t)
+        diverged[0] = self._diverged | (~torch.isfinite(losses[0]) & self._active)
+        done = diverged | ((self.stopped_at >= 0) & (self.stopped_at <= t))
+        over = done[1:].all(dim=1)
+        last = 1 + int(over.int().argmax()) if bool(over.any()) else losses.shape[0] - 1
+        solved = right[: last + 1] == rows
+        later = solved[1:]
+        hit = later.any(dim=0) & (self.first_solved < 0)
+        self.first_solved[hit] = first + 1 + later.int().argmax(dim=0)[hit]
+        for e in range(1, last + 1):
+            if (first + e) % self.trail_every == 0:  # members that trained epoch e, with a finite loss after it
+                self._sample(first + e, losses[e], worst[e], ~done[e - 1] & ~diverged[e])
+        self._block_budgets(first, last, solved, done)
+        healthy = ~diverged[: last + 1]
+        means = torch.where(healthy, losses[: last + 1], 0.0).sum(dim=1) / healthy.sum(dim=1)
+        acc = right[: last + 1].float().mean(dim=1) / rows
+        success = solved.float().mean(dim=1)
+        record = [(first + e, means[e - 1], Seen(means[e], acc[e], success[e], losses[e], solved[e]))
+                  for e in range(1, last + 1)]
+        self._diverged, self._active = diverged[last], ~done[last]
+        self._remaining = int(self._active.sum())
+        return first + last, record
+
+    def _block_budgets(self, first: int, last: int, solved: torch.Tensor, done: torch.Tensor) -> None:
+        """The verdicts at the budgets in the block (each member's own), and, for a member done in it,
+        its verdict then at its budgets after (its lone run ends there), as ``observe`` writes them."""
+        for b, epoch in enumerate(self.budgets):
+            if first < epoch <= first + last:
+                self.right_at[b] = torch.where(self.own_budget[b], solved[epoch - first].to(torch.int8), self.right_at[b])
+        newly = done[last] & ~done[0]
+        if not self.budgets or not bool(newly.any()):
+            return
+        at = torch.where((self.stopped_at > first) & (self.stopped_at <= first + last), self.stopped_at, self.diverged_at)
+        row = (at - first).clamp(0, last)
+        then = solved.gather(0, row.unsqueeze(0)).squeeze(0).to(torch.int8)
+        for b, epoch in enumerate(self.budgets):
+            mine = self.own_budget[b] & newly & (epoch > at)
+            self.right_at[b] = torch.where(mine, then, self.right_at[b])
+
     def _sample(self, epoch: int, losses: torch.Tensor, worst: torch.Tensor, due: torch.Tensor) -> None:
         """Append this epoch's sample to the trails of the ``due`` members (those done keep theirs)."""
         stamp = torch.full_like(self.trail_epoch[:1], epoch)

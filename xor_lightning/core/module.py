@@ -20,6 +20,7 @@ import torch
 from xor_lightning.base.errors import UserError
 from xor_lightning.core.block import BlockRecord, LoopPlan, clip_per_member
 from xor_lightning.core.divergence import freeze
+from xor_lightning.core.engine_choice import choose as choose_engine
 from xor_lightning.core.facts import MemberFacts, healthy_mean
 from xor_lightning.core.losses import member_losses
 from xor_lightning.core.members import MemberTable, budget_union
@@ -97,6 +98,7 @@ class XORModule(pl.LightningModule):
         self._frozen: list[torch.Tensor] | None = None  # weights of members held (early stop, own max_epochs)
         self._held_state: dict[tuple[int, str], torch.Tensor] = {}  # their optimizer state when they were held
         self._stopped = torch.zeros(seeds, dtype=torch.bool)
+        self.engine, self.engine_reason, self._fused = "torch", "", None  # on_train_start decides (engines.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -163,6 +165,7 @@ class XORModule(pl.LightningModule):
             dtype = self.net.weights[0].dtype
             self._test = (self.task.test_inputs.to(self.device, dtype),
                           self.task.test_targets.unsqueeze(-1).to(self.device, dtype))
+        self.engine, self.engine_reason, self._fused = choose_engine(self)
 
     # -- one block of epochs ----------------------------------------------------------------------
 
@@ -191,6 +194,8 @@ class XORModule(pl.LightningModule):
     def _full_batch_block(self, x: torch.Tensor, y: torch.Tensor, first: int, end: int) -> int:
         """Epochs first+1..end on the whole table: the forward of epoch e is also the full-table
         evaluation of the weights after epoch e-1, so observing costs no extra forward."""
+        if self._fused is not None:
+            return self._fused_block(x, y, first, end)
         targets = y.squeeze(-1)
         train_loss = None
         for epoch in range(first + 1, end + 1):
@@ -209,6 +214,28 @@ class XORModule(pl.LightningModule):
             logits, losses = self.losses(x, y)
         self._observe(end, logits, losses, targets, train_loss, freeze_now=True)
         return end
+
+    def _fused_block(self, x: torch.Tensor, y: torch.Tensor, first: int, end: int) -> int:
+        """The same epochs by the fused kernel, which updates the weights, the optimizer's state and
+        the per-member facts in place; the block's per-epoch facts are recorded at once."""
+        raw = self._opt.optimizer
+        raw.zero_grad(set_to_none=True)
+        self._opt.step()  # no gradients, so nothing changes: Lightning counts the block (global_step)
+        seen = self._fused.run(raw, self._params, self.facts.best_params(), self.facts, x, y, first, end - first,
+                               self.loop.stop)
+        done, record = self.facts.observe_block(first, *(torch.from_numpy(seen[k]) for k in ("loss", "worst", "right")),
+                                                rows=x.shape[0])
+        self._fused.count_steps(done - first)
+        for epoch, train_loss, epoch_seen in record:
+            self.block.add(epoch, train_loss, epoch_seen)
+        for hook in self.epoch_hooks:
+            hook(done)
+        newly = self.facts.held & ~self._stopped
+        if bool(newly.any()):
+            self._hold_state(newly)  # what checkpoints write for them (the kernel leaves it as it is, too)
+        self._stopped = self.facts.held
+        self.run_over = self.facts.all_done
+        return done
 
     def _mini_batch_block(self, x: torch.Tensor, y: torch.Tensor, first: int, end: int) -> int:
         """Each epoch's batches in each member's own seeded row order, then the whole table to observe."""

@@ -293,6 +293,7 @@ def check_train_config(cfg: DictConfig) -> None:
     _bool("early_stop.enabled", cfg.early_stop.enabled)
     _number("early_stop.margin", cfg.early_stop.margin, 0.0, 0.5, strict=False)
     _int("block_epochs", cfg.block_epochs, 1)
+    check_engine(cfg, task)
     _int("checkpoint.last_every_n_epochs", cfg.checkpoint.last_every_n_epochs, 1)
     check_visuals(cfg.visuals, cfg.seeds)
     if cfg.progress.bar not in ("auto", True, False):
@@ -305,6 +306,27 @@ def check_train_config(cfg: DictConfig) -> None:
         if threads > MAX_THREADS:
             raise UserError(f"torch_threads={threads} is not valid; expected {valid}")
     check_fits(cfg, task)
+
+
+def check_engine(cfg: DictConfig, task: Task) -> None:
+    """engine= names an engine; engine=fused must cover the run (core/engines.py), said before anything trains."""
+    from xor_lightning.core.devices import available
+    from xor_lightning.core.engines import ENGINES, numba_missing, refusal
+
+    engine = cfg.get("engine", "auto")
+    _choice("engine", engine, ENGINES)
+    if engine != "fused":
+        return
+    accelerator = str(cfg.device.accelerator)
+    device = next(d for d in ("cuda", "mps", "cpu") if available()[d]) if accelerator == "auto" else accelerator
+    batch = cfg.data.get("batch_size")
+    plain = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "loss", "optimizer")}
+    reason = refusal(plain["model"], plain["loss"], plain["optimizer"], full_batch=batch is None or batch >= task.rows,
+                     precision=str(cfg.device.precision), clipped=bool(cfg.trainer.get("gradient_clip_val")),
+                     device={"gpu": "cuda"}.get(device, device), task=task) or numba_missing()  # this run imports it anyway
+    if reason is not None:
+        raise UserError(f"engine=fused does not cover this run: {reason}; use engine=auto (the torch engine "
+                        f"takes such runs) or engine=torch")
 
 
 def check_fits(cfg: DictConfig, task: Task) -> None:

@@ -139,6 +139,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     found = plan(cfg)
     paths = run_paths(cfg)
     built, module, fit_seconds = _fit(cfg, found, paths)
+    # Said where it is news: the fused engine ran, or engine= was given; a small run's torch engine is the debug log's
+    (log.info if module.engine == "fused" or cfg.get("engine", "auto") != "auto" else log.debug)(
+        f"engine: {module.engine} ({module.engine_reason})")
     epochs = int(module.epochs_done)
     last = _save_last(built, paths, epochs)
     best = built.best.best_model_path or None  # none under fast_dev_run: then the final weights are evaluated
@@ -160,6 +163,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "last_checkpoint": last,
         "log_dir": str(paths.log_dir),
         "device": found.accelerator,
+        "engine": module.engine,  # fused | torch: which trained the epochs (engine=auto decides, core/engines.py)
+        "engine_reason": module.engine_reason,
         "fit_seconds": round(fit_seconds, 3),
         "visuals_seconds": round(built.visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
     }

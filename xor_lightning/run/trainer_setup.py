@@ -121,7 +121,8 @@ def loop_plan(cfg: DictConfig) -> LoopPlan:
     return LoopPlan(
         max_epochs=int(cfg.trainer.max_epochs), block_epochs=int(cfg.block_epochs),
         cadences=(int(cfg.visuals.every_n_epochs), int(cfg.checkpoint.last_every_n_epochs)),
-        stop=stop, clip=_grad_clip(cfg.trainer),
+        stop=stop, clip=_grad_clip(cfg.trainer), engine=str(cfg.get("engine", "auto")),
+        engine_threads=int(cfg.get("torch_threads") or 1),
     )
 
 
