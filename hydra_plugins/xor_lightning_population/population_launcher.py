@@ -95,21 +95,15 @@ class PopulationLauncher(Launcher):
         return _Job(num, sweep, _task_config(sweep))
 
     def _checked_groups(self, jobs: list[_Job]) -> list[list[_Job]]:
-        """Every job checked as the precheck does, then grouped by packing key (first appearance
-        order), each group's memory checked."""
-        from xor_lightning.run.packed import check_grid_fits, check_packable
-        from xor_lightning.run.spec import packing_key
+        """Every job checked as the precheck does (which has done so already for the command line,
+        the Hydra API has not), then grouped by packing key, each group's memory checked."""
+        from xor_lightning.run.packed import check_grid
         from xor_lightning.run.train import preflight
 
-        groups: dict[str, list[_Job]] = {}
         for job in jobs:
             HydraConfig.instance().set_config(job.sweep)
             preflight(job.sweep, multirun=True)
-            check_packable(job.cfg)
-            groups.setdefault(packing_key(job.cfg, job.num), []).append(job)
-        for group in groups.values():
-            check_grid_fits([j.cfg for j in group], [j.num for j in group], len(jobs))
-        return list(groups.values())
+        return [[jobs[i] for i in group] for group in check_grid([j.cfg for j in jobs])]
 
     def _run_group(self, g: int, group: list[_Job], total: int) -> list[JobReturn]:
         from xor_lightning.cli.entry_points import _run

@@ -85,6 +85,20 @@ def check_grid_fits(cfgs: list[DictConfig], numbers: list[int], grid_jobs: int) 
             f"but {human(have[0])} is available ({have[1]}); sweep fewer values or seeds, or use hydra/launcher=basic")
 
 
+def check_grid(cfgs: list[DictConfig]) -> list[list[int]]:
+    """Group a grid's jobs (their numbers: positions in ``cfgs``) by packing key, in order of first
+    appearance, after checking that each can be packed and that each group fits in memory."""
+    from xor_lightning.run.spec import packing_key
+
+    groups: dict[str, list[int]] = {}
+    for num, cfg in enumerate(cfgs):
+        check_packable(cfg)
+        groups.setdefault(packing_key(cfg, num), []).append(num)
+    for nums in groups.values():
+        check_grid_fits([cfgs[n] for n in nums], nums, len(cfgs))
+    return list(groups.values())
+
+
 def check_packable(cfg: DictConfig) -> None:
     """What a packed population cannot do for one job of it yet."""
     if cfg.get("callbacks"):
