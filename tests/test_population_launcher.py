@@ -82,7 +82,11 @@ def assert_same_predictions(packed_ckpt: Path, alone_ckpt: Path) -> None:
     from xor_lightning.run.checkpoints import load_checkpoint, read_checkpoint
 
     a, b = (evaluate_module(load_checkpoint(p)) for p in (packed_ckpt, alone_ckpt))
-    assert torch.allclose(a.probs, b.probs, atol=1e-5) and torch.equal(a.solved, b.solved)
+    assert torch.equal(a.solved, b.solved)
+    # A member that solved it: its best weights to rounding. One stuck on a plateau: its lowest loss
+    # may be an epoch apart (see the top), where its weights barely move.
+    assert torch.allclose(a.probs[a.solved], b.probs[b.solved], atol=1e-5)
+    assert torch.allclose(a.probs, b.probs, atol=1e-3)
     ha, hb = (read_checkpoint(p)["hyper_parameters"] for p in (packed_ckpt, alone_ckpt))
     assert ha == hb  # the job's own config, not the population's
 
@@ -131,6 +135,37 @@ def test_shuffled_mini_batch_jobs_each_train_alone():
 # ---- the launcher, in this process ----
 
 @pytest.mark.usefixtures("one_torch_thread")
+def test_a_packed_job_writes_what_its_lone_run_writes(tmp_path, monkeypatch, capsys, train_cfg):
+    from hydra.core.hydra_config import HydraConfig
+
+    from xor_lightning.run.checkpoints import read_checkpoint
+    from xor_lightning.run.resume import checkpoint_summary
+    from xor_lightning.run.train import train
+
+    grid = ["optimizer.lr=0.1,1", "model.init=normal", "seeds=3", "trainer.max_epochs=40", "torch_threads=1",
+            "visuals.images=false", "visuals.histograms=false", "visuals.report=false"]
+    assert _main(tmp_path, monkeypatch, "hydra/launcher=population", "run_id=pop", *grid) == 0
+    assert "Launching 2 jobs as 1 population (6 members in all)" in "".join(capsys.readouterr())
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # a lone run, not the sweep's job
+    lone = train_cfg(*[g for g in grid if "," not in g], "optimizer.lr=1", "torch_threads=1", run_id="lone")
+    lone.paths.output_dir = str(tmp_path / "lone")
+    Path(lone.paths.output_dir).mkdir()
+    train(lone)
+    assert_same_job(tmp_path / "multirun" / "pop" / "1", tmp_path / "lone")
+    ckpts = tmp_path / "checkpoints"
+    assert_same_predictions(ckpts / "pop" / "1" / "best.ckpt", ckpts / "lone" / "best.ckpt")
+    assert_same_curves(tmp_path / "logs" / "pop" / "1", tmp_path / "logs" / "lone")
+    assert not list((ckpts / "pop").glob(".packed*"))  # the population's own files are gone
+    # Its last.ckpt is the job's own training state: its members, Adam's own state names, its run record.
+    last = ckpts / "pop" / "1" / "last.ckpt"
+    ckpt = read_checkpoint(last)
+    assert ckpt["state_dict"]["net.weights.0"].shape[0] == 3 and ckpt["hyper_parameters"]["optimizer"]["lr"] == 1
+    assert set(ckpt["optimizer_states"][0]["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
+    assert checkpoint_summary(last)["info"]["run_id"] == "pop/1"  # every section checked as a resume checks it
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 def test_a_packed_grid_writes_every_job_as_the_basic_launcher_does(tmp_path, monkeypatch, capsys):
     grid = ["optimizer.lr=0.1,1", "model.init=normal", "model.init_std=0.5", "seeds=3", "trainer.max_epochs=60",
             "torch_threads=1", "visuals.images=false", "visuals.histograms=false", "visuals.report=false"]
@@ -148,21 +183,6 @@ def test_a_packed_grid_writes_every_job_as_the_basic_launcher_does(tmp_path, mon
         assert_same_curves(tmp_path / "logs" / "pop" / job, tmp_path / "logs" / "alone" / job)
     assert _summary(tmp_path / "multirun" / "pop") == _summary(tmp_path / "multirun" / "alone")
     assert not list((tmp_path / "checkpoints" / "pop").glob(".packed*"))  # the population's own files are gone
-
-
-@pytest.mark.usefixtures("one_torch_thread")
-def test_a_packed_jobs_last_checkpoint_resumes_as_its_own(tmp_path, monkeypatch):
-    from xor_lightning.run.checkpoints import read_checkpoint
-    from xor_lightning.run.resume import checkpoint_summary
-
-    grid = ["optimizer.lr=0.1,1", "seeds=2", "trainer.max_epochs=30", "torch_threads=1", "visuals.report=false"]
-    assert _main(tmp_path, monkeypatch, "hydra/launcher=population", "run_id=pop", *grid) == 0
-    last = tmp_path / "checkpoints" / "pop" / "1" / "last.ckpt"
-    ckpt = read_checkpoint(last)
-    assert ckpt["hyper_parameters"]["seeds"] == 2 and ckpt["hyper_parameters"]["optimizer"]["lr"] == 1
-    assert checkpoint_summary(last)["info"]["run_id"] == "pop/1"  # checked as a resume would
-    assert ckpt["state_dict"]["net.weights.0"].shape[0] == 2
-    assert set(ckpt["optimizer_states"][0]["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}  # Adam's own names
 
 
 def test_the_population_must_fit_in_memory_one_line_naming_the_grid(tmp_path, monkeypatch, capsys):
