@@ -9,6 +9,7 @@ app comes). Sides, each the whole command in a subprocess (import, precheck, tra
 files, the sweep summary), from a fresh folder:
   basic       python -m xor_lightning train -m hydra/launcher=basic ...
   population  python -m xor_lightning train -m hydra/launcher=population ...
+"training" is the sum of the jobs' fit_seconds (a packed job's is its share of the population's).
 Both at one torch thread (torch_threads=1) so the machine's other load touches both alike. Each
 job's members.csv is compared between the sides too (solved and first-solved epoch). Not a test:
 timings depend on the machine and on what else runs on it.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -47,6 +49,12 @@ def run(launcher: str, overrides: list[str], folder: Path) -> float:
     return seconds
 
 
+def fit_seconds(sweep: Path) -> float:
+    """Training time over the sweep's jobs: each job's own fit (basic), or the population's,
+    which its jobs' metrics.json share out by members (population)."""
+    return sum(json.loads(p.read_text())["fit_seconds"] for p in sweep.glob("*/metrics.json"))
+
+
 def verdicts(sweep: Path) -> dict[str, list[tuple[str, str]]]:
     out = {}
     for job in sorted(p for p in sweep.iterdir() if p.name.isdigit()):
@@ -71,7 +79,8 @@ def main() -> None:
             folder = Path(tmp) / launcher
             folder.mkdir()
             seconds[launcher] = run(launcher, overrides, folder)
-            print(f"  {launcher:<11} {seconds[launcher]:8.1f} s  whole command")
+            fit = fit_seconds(folder / "multirun" / launcher)
+            print(f"  {launcher:<11} {seconds[launcher]:8.1f} s  whole command; {fit:6.1f} s of it training (fit_seconds)")
         same = verdicts(Path(tmp) / "basic" / "multirun" / "basic") == verdicts(
             Path(tmp) / "population" / "multirun" / "population")
     print(f"  basic / population: {seconds['basic'] / seconds['population']:.1f}x; "

@@ -220,7 +220,7 @@ def _compare_sweeps(tmp_path: Path, pop: Path, alone: Path, jobs: int) -> None:
         ckpts = tmp_path / "checkpoints"
         assert_same_predictions(ckpts / "pop" / job / "best.ckpt", ckpts / "alone" / job / "best.ckpt")
         assert_same_curves(tmp_path / "logs" / "pop" / job, tmp_path / "logs" / "alone" / job)
-        assert (pop / job / "report.png").is_file()
+        assert (pop / job / "report.png").is_file() == (alone / job / "report.png").is_file()
     assert _summary(pop) == _summary(alone)
 
 
@@ -245,3 +245,13 @@ def test_jobs_of_other_widths_train_as_populations_of_their_own(tmp_path):
     pop, alone, out = _both(tmp_path, *grid)
     assert "Launching 4 jobs as 2 populations (12 members in all)" in out
     _compare_sweeps(tmp_path, pop, alone, 4)
+
+
+@pytest.mark.slow
+def test_a_diverged_job_in_a_population_reports_as_it_does_alone(tmp_path):
+    # SGD at lr 1e8 diverges every member of its job; the job beside it trains on, as alone.
+    grid = ["optimizer=sgd", "optimizer.lr=0.5,1e8", "seeds=3", "trainer.max_epochs=100", "torch_threads=1",
+            "visuals.report=false"]
+    pop, alone, out = _both(tmp_path, *grid)
+    assert json.loads((pop / "1" / "metrics.json").read_text())["stop_reason"] == "diverged"
+    _compare_sweeps(tmp_path, pop, alone, 2)

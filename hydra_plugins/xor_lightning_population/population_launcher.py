@@ -103,7 +103,7 @@ class PopulationLauncher(Launcher):
         for job in jobs:
             HydraConfig.instance().set_config(job.sweep)
             preflight(job.sweep, multirun=True)
-        return [[jobs[i] for i in group] for group in check_grid([j.cfg for j in jobs])]
+        return [[jobs[i] for i in group] for group in check_grid([j.cfg for j in jobs], jobs[0].num if jobs else 0)]
 
     def _run_group(self, g: int, group: list[_Job], total: int) -> list[JobReturn]:
         from xor_lightning.cli.entry_points import _run

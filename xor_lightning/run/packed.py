@@ -85,17 +85,17 @@ def check_grid_fits(cfgs: list[DictConfig], numbers: list[int], grid_jobs: int) 
             f"but {human(have[0])} is available ({have[1]}); sweep fewer values or seeds, or use hydra/launcher=basic")
 
 
-def check_grid(cfgs: list[DictConfig]) -> list[list[int]]:
-    """Group a grid's jobs (their numbers: positions in ``cfgs``) by packing key, in order of first
-    appearance, after checking that each can be packed and that each group fits in memory."""
+def check_grid(cfgs: list[DictConfig], first: int = 0) -> list[list[int]]:
+    """Group a grid's jobs (positions in ``cfgs``; job numbers from ``first``) by packing key, in
+    order of first appearance, after checking that each can be packed and that each group fits in memory."""
     from xor_lightning.run.spec import packing_key
 
     groups: dict[str, list[int]] = {}
-    for num, cfg in enumerate(cfgs):
+    for i, cfg in enumerate(cfgs):
         check_packable(cfg)
-        groups.setdefault(packing_key(cfg, num), []).append(num)
-    for nums in groups.values():
-        check_grid_fits([cfgs[n] for n in nums], nums, len(cfgs))
+        groups.setdefault(packing_key(cfg, first + i), []).append(i)
+    for members in groups.values():
+        check_grid_fits([cfgs[i] for i in members], [first + i for i in members], len(cfgs))
     return list(groups.values())
 
 
@@ -122,7 +122,16 @@ def _packed_config(cfgs: list[DictConfig], total: int) -> DictConfig:
 
 
 def train_population(cfgs: list[DictConfig], work: Path) -> Packed:
-    """Train the jobs ``cfgs`` (equal packing keys, run/spec.py) as one population in ``work``."""
+    """Train the jobs ``cfgs`` (equal packing keys, run/spec.py) as one population in ``work``
+    (removed again when training fails or is interrupted: nothing there is any job's yet)."""
+    try:
+        return _train_population(cfgs, work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _train_population(cfgs: list[DictConfig], work: Path) -> Packed:
     quiet_lightning()
     tables = [member_table(c) for c in cfgs]
     bounds = torch.tensor([0, *[len(t) for t in tables]]).cumsum(0).tolist()
