@@ -132,6 +132,15 @@ def test_shuffled_mini_batch_jobs_each_train_alone():
     assert packing_key(in_order, 0) == packing_key(in_order, 1)
 
 
+def test_thousands_of_jobs_log_every_nth_epoch_and_populations_name_their_jobs():
+    from xor_lightning.run.packed import job_numbers, thinning
+
+    assert thinning(40, 1000) == 1                  # 40,000 events: every epoch
+    assert thinning(1050, 10000) == 53              # 10.5 million: every 53rd epoch, 198,113 events
+    assert job_numbers([3]) == "job 3" and job_numbers([0, 1, 2]) == "jobs 0-2"
+    assert job_numbers([0, 2]) == "jobs 0, 2" and job_numbers(list(range(0, 40, 2))) == "20 jobs from 0 to 38"
+
+
 # ---- the launcher, in this process ----
 
 @pytest.mark.usefixtures("one_torch_thread")

@@ -108,7 +108,7 @@ class PopulationLauncher(Launcher):
     def _run_group(self, g: int, group: list[_Job], total: int) -> list[JobReturn]:
         from xor_lightning.cli.entry_points import _run
         from xor_lightning.run.interrupt import Interrupted
-        from xor_lightning.run.packed import packed_job, train_population
+        from xor_lightning.run.packed import job_numbers, packed_job, train_population
         from xor_lightning.run.run_id import check_run_id
 
         first = group[0].cfg
@@ -117,9 +117,10 @@ class PopulationLauncher(Launcher):
         for job in group:
             log.info(f"\t#{job.num} : {' '.join(filter_overrides(list(job.sweep.hydra.overrides.task)))}")
         work = Path(first.paths.checkpoint_dir) / check_run_id(first.run_id, job=False) / f".packed-{g}"
-        HydraConfig.instance().set_config(group[0].sweep)  # the progress lines' job label: the first job's
+        HydraConfig.instance().set_config(group[0].sweep)  # a job's config while the population trains
         try:
-            packed = train_population([j.cfg for j in group], work)
+            jobs = job_numbers([j.num for j in group])
+            packed = train_population([j.cfg for j in group], work, f"population {g + 1} of {total} ({jobs})")
         except Interrupted as exc:  # Ctrl-C in this process ends the sweep, as with the basic launcher
             print(f"{exc.label}: {exc}", file=sys.stderr)
             raise SystemExit(exc.exit_code) from None

@@ -38,6 +38,7 @@ from xor_lightning.run.spec import member_table, plain
 from xor_lightning.run.train import Fitted, TrainPlan, finish, stop_reason
 from xor_lightning.run.trainer_setup import budgets, build_trainer, loop_plan, torch_threads, trainer_args
 from xor_lightning.views.epoch_scalars import log_epochs
+from xor_lightning.views.progress import EpochProgressBar, ProgressLines
 from xor_lightning.views.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,17 @@ class Packed:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+def job_numbers(numbers: list[int]) -> str:
+    """``job 3``, ``jobs 0-9`` (consecutive), ``jobs 0, 2, 4``, or ``20 jobs from 0 to 38``."""
+    if len(numbers) == 1:
+        return f"job {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"jobs {numbers[0]}-{numbers[-1]}"
+    if len(numbers) <= 6:
+        return f"jobs {', '.join(map(str, numbers))}"
+    return f"{len(numbers)} jobs from {numbers[0]} to {numbers[-1]}"
+
+
 def check_grid_fits(cfgs: list[DictConfig], numbers: list[int], grid_jobs: int) -> None:
     """The packed population must fit in memory (base/limits.py), refused in one line naming the grid."""
     from xor_lightning.core.devices import available
@@ -78,7 +90,7 @@ def check_grid_fits(cfgs: list[DictConfig], numbers: list[int], grid_jobs: int) 
     have = available_bytes("cuda" if on_cuda else "cpu")
     need = run_bytes(total, list(cfg.model.hidden), str(cfg.device.precision), rows=task.rows, inputs=task.n_in)
     if have is not None and need > have[0]:
-        jobs = f"jobs {numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else f"job {numbers[0]}"
+        jobs = job_numbers(numbers)
         raise UserError(
             f"hydra/launcher=population: the grid's {grid_jobs} jobs pack {len(cfgs)} of them ({jobs}, model.hidden="
             f"{list(cfg.model.hidden)}) into one population of {total} members, which needs about {human(need)} of memory "
@@ -121,17 +133,18 @@ def _packed_config(cfgs: list[DictConfig], total: int) -> DictConfig:
     return cfg
 
 
-def train_population(cfgs: list[DictConfig], work: Path) -> Packed:
+def train_population(cfgs: list[DictConfig], work: Path, label: str = "") -> Packed:
     """Train the jobs ``cfgs`` (equal packing keys, run/spec.py) as one population in ``work``
-    (removed again when training fails or is interrupted: nothing there is any job's yet)."""
+    (removed again when training fails or is interrupted: nothing there is any job's yet);
+    ``label`` names it in the progress bar and lines."""
     try:
-        return _train_population(cfgs, work)
+        return _train_population(cfgs, work, label)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
 
 
-def _train_population(cfgs: list[DictConfig], work: Path) -> Packed:
+def _train_population(cfgs: list[DictConfig], work: Path, label: str) -> Packed:
     quiet_lightning()
     tables = [member_table(c) for c in cfgs]
     bounds = torch.tensor([0, *[len(t) for t in tables]]).cumsum(0).tolist()
@@ -154,6 +167,9 @@ def _train_population(cfgs: list[DictConfig], work: Path) -> Packed:
     built = build_trainer(cfg, paths, accelerator, trainer_args(cfg.trainer))
     curves = JobCurves(slices, every=thinning(len(cfgs), int(cfg.trainer.max_epochs)), lines=bool(cfg.visuals.report))
     built.trainer.callbacks.insert(1, curves)  # after EpochScalars, before the checkpoints
+    for callback in built.trainer.callbacks:
+        if label and isinstance(callback, (EpochProgressBar, ProgressLines)):
+            callback.label = label  # the population's, not its first job's
     built.trainer.fit(module, datamodule=datamodule)
     last_path = work / "last.ckpt"
     built.trainer.save_checkpoint(last_path)
