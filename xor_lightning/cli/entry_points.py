@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from xor_lightning.base.config_dir import config_dir
 from xor_lightning.base.errors import WRITE_ERRORS, JobFailed, RunStopped, UserError, WriteFailed
+from xor_lightning.base.launchers import in_process
 from xor_lightning.core.divergence import Diverged
 from xor_lightning.run.interrupt import Interrupted
 from xor_lightning.run.write_errors import describe, take_writers_in_hand
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 def _in_worker() -> bool:
     """A multirun job running in a process of its own (joblib, submitit), not in the one that launched the sweep."""
     hc = HydraConfig.get()
-    return hc.mode == RunMode.MULTIRUN and "BasicLauncher" not in str(hc.launcher.get("_target_", ""))
+    return hc.mode == RunMode.MULTIRUN and not in_process(hc.launcher.get("_target_", ""))
 
 
 def _run(fn, cfg: DictConfig):

@@ -212,10 +212,18 @@ def precheck(command: str, args: list[str]) -> tuple[list[str], list[list[str]]]
         finally:
             if status:
                 status.close()
+    if command == "train" and multirun and checked and _packed(checked[0]):
+        from xor_lightning.run.packed import check_grid
+
+        check_grid(checked)  # hydra/launcher=population: what packing adds (memory of each population)
     if command == "train" and claim:  # only once every job passed: a refused command makes no folder
         for cfg in checked:
             _claim_run_folder(cfg, multirun)
     return extra, every_job
+
+
+def _packed(cfg: DictConfig) -> bool:
+    return str(OmegaConf.select(cfg, "hydra.launcher._target_") or "").endswith(".PopulationLauncher")
 
 
 def swept_keys(jobs: list[list[str]]) -> list[str]:

@@ -45,6 +45,7 @@ from xor_lightning.run.trainer_setup import Built, build_module, build_trainer, 
 from xor_lightning.views.run_report import write_report
 from xor_lightning.views.tables import summary_lines
 from xor_lightning.views.tb_hparams import columns, param_names, sweep_job, trial_name
+from xor_lightning.views.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +145,38 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         f"engine: {module.engine} ({module.engine_reason})")
     epochs = int(module.epochs_done)
     last = _save_last(built, paths, epochs)
-    best = built.best.best_model_path or None  # none under fast_dev_run: then the final weights are evaluated
+    reason = stop_reason(built.trainer, module, int(cfg.trainer.max_epochs), cfg.trainer.get("max_time") is not None)
+    fitted = Fitted(module, epochs, last, built.best.best_model_path or None, reason, fit_seconds,
+                    built.trainer.loggers, built.visuals)
+    return finish(cfg, found, paths, fitted, wall_start)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What a job's training left for the rest of its run: its module (its final state and facts),
+    epochs trained, its checkpoints, why it stopped, its loggers and pictures. A lone run's comes
+    from its own Trainer; a job of a packed population's from its slice (run/packed.py)."""
+
+    module: XORModule
+    epochs: int
+    last: str
+    best: str | None  # none under fast_dev_run: then the final weights are evaluated
+    reason: str
+    fit_seconds: float
+    loggers: list
+    visuals: VisualsCallback
+
+
+def finish(cfg: DictConfig, found: TrainPlan, paths: RunPaths, fitted: Fitted, wall_start: float) -> dict[str, Any]:
+    """After fit: reload the best checkpoint, evaluate it, diagnose, write metrics.json and
+    members.csv, the loggers' summary and report.png; the same for a lone run and a packed job."""
+    module, epochs, last, best, reason = fitted.module, fitted.epochs, fitted.last, fitted.best, fitted.reason
+    fit_seconds, visuals = fitted.fit_seconds, fitted.visuals
     best_module = load_checkpoint(best or last, "cpu", key="best checkpoint")
     # Predictions of each member's best weights; the per-epoch facts of the whole run.
     ev = evaluate_module(best_module, module.facts.cpu(), epochs)
     diagnosis = diagnose(module, ev.solved, ev.diverged)
-    built.visuals.log_best(built.trainer.logger, best_module, epochs, ev.best_member(), ev.solved)
-    reason = stop_reason(built.trainer, module, int(cfg.trainer.max_epochs), cfg.trainer.get("max_time") is not None)
+    visuals.log_best(fitted.loggers[0] if fitted.loggers else None, best_module, epochs, ev.best_member(), ev.solved)
     metrics = {
         "run_id": paths.name,
         **ev.summary(),
@@ -166,12 +192,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "engine": module.engine,  # fused | torch: which trained the epochs (engine=auto decides, core/engines.py)
         "engine_reason": module.engine_reason,
         "fit_seconds": round(fit_seconds, 3),
-        "visuals_seconds": round(built.visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
+        "visuals_seconds": round(visuals.seconds, 3),  # TensorBoard images/histograms, included in fit_seconds
     }
-    _log_summary(cfg, built.trainer, ev, metrics, epochs)
+    _log_summary(cfg, fitted.loggers, ev, metrics, epochs)
     metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 3)  # whole job: build, fit, evaluate
     write_outputs(paths, metrics, ev, diagnosis)
-    _report(cfg, paths, best_module, ev, built, diagnosis)
+    _report(cfg, paths, best_module, ev, visuals, diagnosis)
     if reason == "diverged":
         raise Diverged(_diverged_message(cfg, ev, metrics), metrics)
     log.info(_last_line(found, epochs, fit_seconds, stop_words(reason, cfg), best, last, paths))
@@ -231,11 +257,11 @@ def _save_last(built: Built, paths: RunPaths, epochs: int) -> str:
     return last
 
 
-def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: dict, epochs: int) -> None:
+def _log_summary(cfg: DictConfig, loggers: list, ev: Evaluation, metrics: dict, epochs: int) -> None:
     params = hparams_for_tensorboard(cfg, ev.task)
     job, overrides, swept = sweep_job()
     log_run_summary(
-        trainer.loggers, params,
+        loggers, params,
         {
             "verdict/success_rate": metrics["success_rate"],
             "verdict/epochs_to_solve_median": nan_if_none(metrics["epochs_to_solve"]["median"]),
@@ -251,10 +277,10 @@ def _log_summary(cfg: DictConfig, trainer: pl.Trainer, ev: Evaluation, metrics: 
     )
 
 
-def _report(cfg: DictConfig, paths: RunPaths, best_module: XORModule, ev: Evaluation, built: Built,
+def _report(cfg: DictConfig, paths: RunPaths, best_module: XORModule, ev: Evaluation, visuals: VisualsCallback,
             diagnosis: Diagnosis) -> None:
     if cfg.visuals.report:
-        report_png = write_report(paths.output_dir / "report.png", best_module, ev, built.visuals.history, paths.name, diagnosis)
+        report_png = write_report(paths.output_dir / "report.png", best_module, ev, visuals.history, paths.name, diagnosis)
         log.info(f"report {report_png}")
     # One record, so one write: jobs side by side (joblib) cannot interleave their tables.
     log.info("\n".join(summary_lines(ev, diagnosis=diagnosis)))

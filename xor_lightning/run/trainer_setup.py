@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks.progress import ProgressBar
 
 from xor_lightning.base.errors import UserError
+from xor_lightning.base.launchers import in_process
 from xor_lightning.core.block import GradClip, LoopPlan
 from xor_lightning.core.facts import StopRule
 from xor_lightning.core.module import XORModule
@@ -111,8 +112,7 @@ def _jobs_side_by_side() -> bool:
 
     if not HydraConfig.initialized():
         return False
-    target = str(HydraConfig.get().launcher.get("_target_", ""))
-    return not target.endswith("BasicLauncher")  # joblib, submitit: several jobs share the machine
+    return not in_process(HydraConfig.get().launcher.get("_target_", ""))  # joblib, submitit: several jobs share the machine
 
 
 def loop_plan(cfg: DictConfig) -> LoopPlan:

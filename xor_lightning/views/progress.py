@@ -55,7 +55,9 @@ def parallel_job() -> bool:
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return False
-    return "BasicLauncher" not in str(HydraConfig.get().launcher.get("_target_", ""))
+    from xor_lightning.base.launchers import in_process
+
+    return not in_process(HydraConfig.get().launcher.get("_target_", ""))
 
 
 def _clock(seconds: float) -> str:

@@ -1,0 +1,1 @@
+"""xor-lightning's Hydra launcher ``hydra/launcher=population``: a multirun's jobs packed into populations."""
