@@ -23,6 +23,8 @@ from tests.helpers import compose_config, run_cli
 from xor_lightning.run.spec import packing_key
 
 TIMINGS = {"fit_seconds", "visuals_seconds", "wall_seconds"}
+# engine= auto decides by a run's member-epochs: a packed job says its population's (the same engine here).
+ENGINE = {"engine_reason"}
 PATHS = {"run_id", "best_checkpoint", "last_checkpoint", "log_dir"}
 SMALL = ["optimizer.lr=0.1,1", "model.init=normal", "model.init_std=0.5,1", "seeds=3", "trainer.max_epochs=200",
          "torch_threads=1", "visuals.images=false", "visuals.histograms=false"]
@@ -64,8 +66,8 @@ def _members(path: Path) -> list[dict[str, str]]:
 def assert_same_job(packed: Path, alone: Path) -> None:
     """One job's folder written by the population launcher against the basic launcher's."""
     got, want = (json.loads((d / "metrics.json").read_text()) for d in (packed, alone))
-    _close({k: v for k, v in got.items() if k not in TIMINGS | PATHS},
-           {k: v for k, v in want.items() if k not in TIMINGS | PATHS}, packed.name)
+    _close({k: v for k, v in got.items() if k not in TIMINGS | PATHS | ENGINE},
+           {k: v for k, v in want.items() if k not in TIMINGS | PATHS | ENGINE}, packed.name)
     rows, expected = _members(packed / "members.csv"), _members(alone / "members.csv")
     assert len(rows) == len(expected) and rows[0].keys() == expected[0].keys()
     for row, exp in zip(rows, expected):
@@ -99,7 +101,9 @@ def _scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
 
 def assert_same_curves(packed_run: Path, alone_run: Path) -> None:
     got, want = _scalars(packed_run), _scalars(alone_run)
-    for tag in ("val/loss", "val/success_rate", "train/loss", "verdict/success_rate"):
+    per_epoch = {t for t in want if t.split("/")[0] in ("train", "val", "test")}
+    assert per_epoch <= set(got), per_epoch - set(got)  # every curve of the job alone (the torch engine)
+    for tag in (*sorted(per_epoch), "verdict/success_rate"):
         assert [s for s, _ in got[tag]] == [s for s, _ in want[tag]], tag
         for (_, x), (_, y) in zip(got[tag], want[tag]):
             assert math.isclose(x, y, rel_tol=1e-4, abs_tol=1e-6) or (math.isnan(x) and math.isnan(y)), (tag, x, y)
@@ -117,19 +121,18 @@ def test_jobs_that_differ_only_in_what_a_member_carries_share_a_packing_key():
     one = compose_config("train", base)
     for member_setting in (["optimizer=sgd", "optimizer.momentum=0.9", "model.activation=relu"],
                            ["model.init=normal", "model.init_std=0.3", "loss=mse", "seed=7", "seeds=20",
-                            "early_stop.margin=0.2", "run_id=other"]):
+                            "early_stop.margin=0.2", "run_id=other"], ["trainer.max_epochs=60", "budgets=[10]"]):
         assert packing_key(compose_config("train", base + member_setting)) == packing_key(one), member_setting
-    for other in (["model.hidden=[4]"], ["data.batch_size=2"], ["trainer.max_epochs=60"], ["budgets=[10]"],
-                  ["visuals.report=false"]):
+    for other in (["model.hidden=[4]"], ["data.batch_size=2"], ["visuals.report=false"]):
         assert packing_key(compose_config("train", base + other)) != packing_key(one), other
 
 
-def test_shuffled_mini_batch_jobs_each_train_alone():
-    # Each member's row order follows its index in the population (core/data.py): not packed yet.
+def test_shuffled_mini_batch_jobs_pack_and_hand_written_weights_train_alone():
+    # Each member's row order comes from its own seed (core/data.py), so shuffled jobs share a population.
     shuffled = compose_config("train", ["data.batch_size=2", "data.shuffle=true"])
-    assert packing_key(shuffled, 0) != packing_key(shuffled, 1)
-    in_order = compose_config("train", ["data.batch_size=2"])
-    assert packing_key(in_order, 0) == packing_key(in_order, 1)
+    assert packing_key(shuffled, 0) == packing_key(shuffled, 1)
+    weights = compose_config("train", ["model.weights=w.json"])
+    assert packing_key(weights, 0) != packing_key(weights, 1)
 
 
 def test_thousands_of_jobs_log_every_nth_epoch_and_populations_name_their_jobs():
@@ -263,4 +266,35 @@ def test_a_diverged_job_in_a_population_reports_as_it_does_alone(tmp_path):
             "torch_threads=1", "visuals.report=false"]
     pop, alone, out = _both(tmp_path, *grid)
     assert json.loads((pop / "1" / "metrics.json").read_text())["stop_reason"] == "diverged"
+    _compare_sweeps(tmp_path, pop, alone, 2)
+
+
+@pytest.mark.slow
+def test_jobs_with_their_own_max_epochs_budgets_and_losses_share_one_population(tmp_path):
+    # Each member stops at its own trainer.max_epochs and counts its own budgets (core/facts.py).
+    grid = ["optimizer=sgd,adam", "loss=bce_with_logits,mse", "trainer.max_epochs=40,90", "budgets=[20],[30,40]",
+            "seeds=3", "torch_threads=1", "visuals.report=false"]
+    pop, alone, out = _both(tmp_path, *grid)
+    assert "Launching 16 jobs as 1 population (48 members in all)" in out
+    _compare_sweeps(tmp_path, pop, alone, 16)
+
+
+@pytest.mark.slow
+def test_shuffled_mini_batch_jobs_share_one_population(tmp_path):
+    # Each member's batches come in its own seeded order, the order of its lone run (core/data.py).
+    grid = ["data.batch_size=2", "data.shuffle=true", "optimizer.lr=0.03,0.3", "trainer.max_epochs=30,50",
+            "model.activation=tanh,relu", "seeds=3", "torch_threads=1", "visuals.report=false"]
+    pop, alone, out = _both(tmp_path, *grid)
+    assert "Launching 8 jobs as 1 population (24 members in all)" in out
+    _compare_sweeps(tmp_path, pop, alone, 8)
+
+
+@pytest.mark.slow
+def test_point_set_jobs_share_one_population_with_their_own_test_curves(tmp_path):
+    # A held-out part: each job's test/loss and test/acc per epoch are its own members' means.
+    grid = ["data=playground", "data.set=circle", "data.points=60", "data.batch_size=10", "data.shuffle=true",
+            "optimizer.lr=0.01,0.1", "trainer.max_epochs=20", "seeds=3", "torch_threads=1", "visuals.report=false"]
+    pop, alone, out = _both(tmp_path, *grid)
+    assert "Launching 2 jobs as 1 population (6 members in all)" in out
+    assert {"test/loss", "test/acc"} <= set(_scalars(tmp_path / "logs" / "pop" / "1"))
     _compare_sweeps(tmp_path, pop, alone, 2)

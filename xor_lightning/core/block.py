@@ -60,6 +60,9 @@ class BlockRecord:
     train_loss: list[torch.Tensor] = field(default_factory=list)  # 0-dim: mean training loss of the epoch
     seen: list[Seen] = field(default_factory=list)                # the weights after the epoch
     test: list[torch.Tensor] = field(default_factory=list)        # [2] test loss and accuracy (a held-out part only)
+    # A packed grid's (module.job_of set): per epoch [4, jobs] each job's own mean training loss
+    # (mini-batches; NaN with the whole table), val accuracy, test loss and test accuracy (NaN: no test part).
+    jobs: list[torch.Tensor] = field(default_factory=list)
     _rows: list[dict[str, float]] | None = field(default=None, repr=False)
 
     def add(self, epoch: int, train_loss: torch.Tensor, seen: Seen) -> None:

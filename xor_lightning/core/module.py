@@ -91,6 +91,9 @@ class XORModule(pl.LightningModule):
             margin = self.members.numbers["margin"].to(torch.float32).view(-1, 1)
             self.loop = replace(self.loop, stop=replace(self.loop.stop, margin=margin))
         self.block = BlockRecord()     # what the last block saw (callbacks read it at its end)
+        # [K] each member's job in a packed grid (run/packed.py sets it): the block then also keeps
+        # each job's own means of what lone runs log (BlockRecord.jobs); None: one run.
+        self.job_of: torch.Tensor | None = None
         # Called with the epoch after every epoch, inside a block: progress displays check the
         # clock there (a long block would otherwise show nothing until it ends). Must be cheap.
         self.epoch_hooks: list[Callable[[int], None]] = []
@@ -165,6 +168,8 @@ class XORModule(pl.LightningModule):
             dtype = self.net.weights[0].dtype
             self._test = (self.task.test_inputs.to(self.device, dtype),
                           self.task.test_targets.unsqueeze(-1).to(self.device, dtype))
+        if self.job_of is not None:
+            self.job_of = self.job_of.to(self.device)
         self.engine, self.engine_reason, self._fused = choose_engine(self)
 
     # -- one block of epochs ----------------------------------------------------------------------
@@ -247,22 +252,26 @@ class XORModule(pl.LightningModule):
             order = datamodule.epoch_rows(epoch - 1, self.member_seeds)
             if order is not None:
                 order = order.to(x.device)
-            total = 0.0
+            total, per_job = 0.0, 0.0
             for s, part in enumerate(steps):
                 # [K, b, n_in] rows per member when shuffled, else [b, n_in] shared by all
                 xb, yb = (x[part], y[part]) if order is None else (x[order[:, part]], y[order[:, part]])
                 _, losses = self.losses(xb, yb)
                 newly = self.facts.mark_diverged(losses.detach(), epoch)
                 total = total + healthy_mean(losses.detach(), self.facts.diverged) * xb.shape[-2]
+                if self.job_of is not None:  # each job's mean as its lone run takes it, step by step
+                    per_job = per_job + self._job_means(losses.detach(), ~self.facts.diverged) * xb.shape[-2]
                 self._step(losses, newly if bool(newly.any()) else None, via_lightning=epoch == first + 1 and s == 0)
             with torch.no_grad(), torch.autocast(x.device.type, enabled=False):  # float32, also under bf16-mixed
                 logits, losses = self.losses(x, y)
-            self._observe(epoch, logits, losses, targets, total / len(x), freeze_now=True)
+            self._observe(epoch, logits, losses, targets, total / len(x), freeze_now=True,
+                          job_train=per_job / len(x) if self.job_of is not None else None)
             if self.facts.remaining == 0:
                 return epoch
         return end
 
-    def _observe(self, epoch: int, logits, losses, targets, train_loss, freeze_now: bool = False) -> torch.Tensor | None:
+    def _observe(self, epoch: int, logits, losses, targets, train_loss, freeze_now: bool = False,
+                 job_train: torch.Tensor | None = None) -> torch.Tensor | None:
         """Record the facts of the weights after ``epoch``; sets ``run_over`` once every member is done
         (met the early stop or diverged). Members that met the early stop or their own max_epochs
         are held from now on. Returns the newly diverged (or None): their weights are
@@ -276,12 +285,38 @@ class XORModule(pl.LightningModule):
             hook(epoch)
         if self._test is not None:
             self.block.test.append(self._test_scalars())
+        if self.job_of is not None:
+            self.block.jobs.append(self._job_scalars(logits.detach(), losses.detach(), targets, job_train))
         self.run_over = self.facts.all_done
         if newly_diverged is not None and (freeze_now or self.facts.remaining == 0):  # keep NaN out of the weights now
             freeze(self._params, [self._opt.optimizer], newly_diverged)
         if newly_stopped is not None:
             self._freeze_stopped(newly_stopped)
         return newly_diverged
+
+    def _job_means(self, values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """[jobs] each job's mean of ``values`` [K] over its members ``keep`` [K] (NaN where none)."""
+        jobs = int(self.job_of.max()) + 1
+        sums = values.new_zeros(jobs).index_add_(0, self.job_of, torch.where(keep, values, 0.0))
+        return sums / values.new_zeros(jobs).index_add_(0, self.job_of, keep.to(values.dtype))
+
+    @torch.no_grad()
+    def _job_scalars(self, logits, losses, targets, job_train: torch.Tensor | None) -> torch.Tensor:
+        """[4, jobs]: each job's training loss (mini-batches), val accuracy, test loss and accuracy."""
+        everyone = torch.ones_like(self.facts.diverged)
+        rows = right(probability(logits.squeeze(-1).float(), self.net.output), targets, head=self.net.output)
+        acc = self._job_means(rows.float().mean(dim=-1), everyone)
+        nan = torch.full_like(acc, float("nan"))
+        test = [nan, nan]
+        if self._test is not None:
+            x, y = self._test
+            with torch.autocast(x.device.type, enabled=False):
+                test_logits, test_losses = self.losses(x, y)
+            test_rows = right(probability(test_logits.squeeze(-1).float(), self.net.output), y.squeeze(-1),
+                              head=self.net.output)
+            test = [self._job_means(test_losses.float(), ~self.facts.diverged),
+                    self._job_means(test_rows.float().mean(dim=-1), everyone)]
+        return torch.stack([job_train.float() if job_train is not None else nan, acc, *test])
 
     @torch.no_grad()
     def _test_scalars(self) -> torch.Tensor:

@@ -27,6 +27,7 @@ from xor_lightning.base.errors import UserError
 from xor_lightning.base.limits import available_bytes, human, run_bytes
 from xor_lightning.core.data import TruthTableDataModule
 from xor_lightning.core.devices import choose_accelerator
+from xor_lightning.core.job_state import job_end, job_optimizer_state, job_state
 from xor_lightning.core.members import MemberTable
 from xor_lightning.core.module import XORModule
 from xor_lightning.run.checkpoints import RUN_KEY, RunInfo, module_from
@@ -43,9 +44,6 @@ from xor_lightning.views.tb_visuals import VisualsCallback
 
 log = logging.getLogger(__name__)
 
-# state_dict tensors whose member dimension is not the first (core/facts.py), and those with none.
-_MEMBERS_SECOND = ("facts.trail_loss", "facts.trail_margin", "facts.right_at")
-_SHARED = ("epochs_done", "best_version", "facts.trail_epoch")
 
 
 @dataclass
@@ -63,6 +61,7 @@ class Packed:
     curves: JobCurves
     accelerator: str
     work: Path               # where the population's own files are (removed once every job is written)
+    steps_per_epoch: int = 1 # optimizer steps of an epoch (its mini-batches)
 
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
@@ -125,6 +124,7 @@ def _packed_config(cfgs: list[DictConfig], total: int) -> DictConfig:
     cfg = OmegaConf.create(OmegaConf.to_container(cfgs[0], resolve=False))
     with open_dict(cfg):
         cfg.seeds = total
+        cfg.trainer.max_epochs = max(int(c.trainer.max_epochs) for c in cfgs)  # each member stops at its own
         cfg.logger = {}
         cfg.callbacks = {}
         cfg.visuals.images = False
@@ -146,7 +146,9 @@ def train_population(cfgs: list[DictConfig], work: Path, label: str = "") -> Pac
 
 def _train_population(cfgs: list[DictConfig], work: Path, label: str) -> Packed:
     quiet_lightning()
-    tables = [member_table(c) for c in cfgs]
+    # Ends of their own only where the jobs' max_epochs or budgets differ (a uniform end keeps the fused engine).
+    own_ends = len({(int(c.trainer.max_epochs), tuple(budgets(c))) for c in cfgs}) > 1
+    tables = [member_table(c, own_ends) for c in cfgs]
     bounds = torch.tensor([0, *[len(t) for t in tables]]).cumsum(0).tolist()
     slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     table = MemberTable.concat(tables)
@@ -181,7 +183,7 @@ def _train_population(cfgs: list[DictConfig], work: Path, label: str) -> Packed:
     best_path = built.best.best_model_path or None
     load = lambda p: torch.load(p, map_location="cpu", weights_only=True)  # noqa: E731 (files this process just wrote)
     return Packed(cfgs, slices, built.trainer, module, load(last_path), load(best_path) if best_path else None,
-                  int(module.epochs_done), fit_seconds, curves, accelerator, work)
+                  int(module.epochs_done), fit_seconds, curves, accelerator, work, len(datamodule.step_slices()))
 
 
 THINNED_EVENTS = 200_000  # per-epoch scalar events over all jobs of a population (~50 us each in TensorBoard)
@@ -192,52 +194,39 @@ def thinning(jobs: int, max_epochs: int) -> int:
     return max(1, -(-jobs * max_epochs // THINNED_EVENTS))
 
 
-def slice_state(state: dict[str, torch.Tensor], members: slice) -> dict[str, torch.Tensor]:
-    """The job's members of every per-member tensor of the module's state_dict."""
-    out = {}
-    for name, t in state.items():
-        if name in _SHARED or t.dim() == 0:
-            out[name] = t.clone()
-        elif name in _MEMBERS_SECOND:
-            out[name] = t[:, members].clone()
-        else:
-            out[name] = t[members].clone()
-    return out
-
-
-def _optimizer_state(packed: dict, trainer: pl.Trainer, members: slice, job_module: XORModule) -> dict:
-    """The job's members of the population optimizer's state, under the names its own one-rule
-    optimizer uses; its param_groups are the job's own optimizer's."""
+def _optimizer_state(packed: dict, trainer: pl.Trainer, members: slice, job_module: XORModule, epochs: int,
+                     steps_per_epoch: int) -> dict:
+    """The job's members of the population optimizer's state (core/job_state.py), under the names
+    its own one-rule optimizer uses, with its own step count; param_groups are the job's own."""
     parts = trainer.optimizers[0].parts
     index = next(i for i, p in enumerate(parts) if p.members.start <= members.start and members.stop <= p.members.stop)
-    prefix = "" if len(parts) == 1 else f"{index}."
-    own = job_module.configure_optimizers().state_dict()
-    state = {}
-    for param, entries in packed["state"].items():
-        local = {name[len(prefix):]: t for name, t in entries.items() if name.startswith(prefix)}
-        state[param] = {name: (t.clone() if t.dim() == 0 else t[members].clone()) for name, t in local.items()}
-    return {"state": state, "param_groups": own["param_groups"]}
+    cut = job_optimizer_state(packed, members, len(parts), index, epochs * steps_per_epoch)
+    return {"state": cut["state"], "param_groups": job_module.configure_optimizers().state_dict()["param_groups"]}
 
 
 def _hyper_parameters(cfg: DictConfig) -> dict[str, Any]:
     """What the job's own XORModule records (module.py save_hyperparameters)."""
     return {"model": plain(cfg.model), "loss": plain(cfg.loss), "optimizer": plain(cfg.optimizer), "seed": int(cfg.seed),
-            "seeds": int(cfg.seeds), "budgets": budgets(cfg), "data": plain(cfg.data)}
+            "seeds": int(cfg.seeds), "budgets": budgets(cfg), "data": plain(cfg.data),
+            "members": None}  # a job alone is one config: no member table of its own
 
 
 def job_epochs(packed: Packed, members: slice) -> int:
-    """Epochs the job alone would have trained: the population's, or, when every member of the job
-    was done earlier (met the early stop or diverged), the epoch the last of them was."""
-    facts = packed.module.facts
-    stopped, diverged = facts.stopped_at[members].cpu(), facts.diverged_at[members].cpu()
-    done = torch.where(stopped >= 0, stopped, diverged)
-    return packed.epochs if bool((done < 0).any()) else min(packed.epochs, int(done.max()))
+    """Epochs the job alone would have trained: the last of its members' own ends (its early stop,
+    divergence, own max_epochs, or the population's end)."""
+    return job_end(packed.module.facts.trained(packed.epochs).cpu(), members)
 
 
-def _job_checkpoint(source: dict, cfg: DictConfig, members: slice, epochs: int, info: dict) -> dict:
+def _budget_rows(packed: Packed, cfg: DictConfig) -> list[int]:
+    """The job's own budgets' rows of the population's facts.right_at (a row per budget of the union)."""
+    union = list(packed.module.facts.budgets)
+    return [union.index(b) for b in budgets(cfg)]
+
+
+def _job_checkpoint(source: dict, cfg: DictConfig, members: slice, epochs: int, rows: list[int], info: dict) -> dict:
     ckpt = {k: v for k, v in source.items() if k not in ("state_dict", "optimizer_states", "hyper_parameters", RUN_KEY)}
-    state = slice_state(source["state_dict"], members)
-    state["epochs_done"] = torch.tensor(min(epochs, int(source["state_dict"]["epochs_done"])), dtype=torch.long)
+    done = min(epochs, int(source["state_dict"]["epochs_done"]))  # best.ckpt: written when a best last changed
+    state = job_state(source["state_dict"], members, rows, done)
     return {**ckpt, "state_dict": state, "hyper_parameters": _hyper_parameters(cfg), RUN_KEY: info}
 
 
@@ -248,18 +237,22 @@ def job_fitted(packed: Packed, j: int, cfg: DictConfig) -> tuple[TrainPlan, RunP
 
     found = plan(cfg)
     paths = run_paths(cfg)
-    members, epochs = packed.slices[j], job_epochs(packed, packed.slices[j])
+    members, epochs, rows = packed.slices[j], job_epochs(packed, packed.slices[j]), _budget_rows(packed, cfg)
     info = RunInfo(paths.name, cfg).info
-    last = _job_checkpoint(packed.last, cfg, members, epochs, info)
+    last = _job_checkpoint(packed.last, cfg, members, epochs, rows, info)
     job_module = module_from(last)
-    last["optimizer_states"] = [_optimizer_state(packed.last["optimizer_states"][0], packed.trainer, members, job_module)]
+    last["optimizer_states"] = [_optimizer_state(packed.last["optimizer_states"][0], packed.trainer, members, job_module,
+                                                 epochs, packed.steps_per_epoch)]
     last_path = str((paths.checkpoint_dir / "last.ckpt").resolve())
     atomic_save(last, last_path)
     best_path = None
     if packed.best is not None:
         best_path = str((paths.checkpoint_dir / "best.ckpt").resolve())
-        atomic_save(_job_checkpoint(packed.best, cfg, members, epochs, info), best_path)
+        atomic_save(_job_checkpoint(packed.best, cfg, members, epochs, rows, info), best_path)
     job_module.run_over = bool(job_module.facts.done.all())
+    # What trained it: the population's engine, chosen for the whole population (core/engines.py).
+    job_module.engine = packed.module.engine
+    job_module.engine_reason = f"{packed.module.engine_reason}; the packed population of {packed.slices[-1].stop} members"
     max_time = cfg.trainer.get("max_time") is not None
     reason = stop_reason(packed.trainer, job_module, int(cfg.trainer.max_epochs), max_time)
     loggers = build_loggers(cfg, paths)

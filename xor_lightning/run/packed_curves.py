@@ -4,9 +4,10 @@ A job alone logs the means over its own members; a packed population's block rec
 member's loss and verdict per epoch (core/block.BlockRecord), so each job's means are taken over
 its slice: ``val/loss`` (mean over its members not diverged by then), ``val/success_rate``, and,
 with the whole table as the batch, ``train/loss`` (an epoch's training loss is the loss of the
-weights it started from, so the previous epoch's ``val/loss``). A population of one job logs its
-block's own scalars (``val/acc`` and ``test/*`` too). Mini-batches of several jobs: no
-``train/loss`` per job (the block keeps only the population's). Every ``every``-th epoch is kept
+weights it started from, so the previous epoch's ``val/loss``). What the block does not keep per
+member (mini-batch ``train/loss``, ``val/acc``, ``test/*``) the module takes per job when its
+``job_of`` is set (BlockRecord.jobs); the fused engine keeps no per-job ``val/acc``. A population
+of one job logs its block's own scalars. Every ``every``-th epoch is kept
 (run/packed.thinning: thousands of jobs would otherwise cost more to log than to train).
 """
 
@@ -29,7 +30,8 @@ class JobCurves(pl.Callback):
             self.owner[part] = j
         self.first = [part.start + i for part in slices for i in range(min(MEMBER_LINES, part.stop - part.start))]
         self.epochs: list[int] = []
-        self.rows: list[torch.Tensor] = []     # per kept epoch: [3, jobs] train loss, val loss, success
+        self.rows: list[torch.Tensor] = []     # per kept epoch: [6, jobs] train loss, val loss, success,
+        #                                        val acc, test loss, test acc (NaN: not kept)
         self.members: list[torch.Tensor] = []  # per kept epoch: the first members' losses of every job
         self.whole: list[dict[str, float]] = []  # one job: the block's own scalars
         self._previous: torch.Tensor | None = None  # [jobs] val/loss of the epoch before (full batch)
@@ -41,6 +43,10 @@ class JobCurves(pl.Callback):
         sums.index_add_(1, self.owner, torch.where(keep, values, 0.0))
         counts.index_add_(1, self.owner, keep.to(values.dtype))
         return sums / counts
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        if len(self.slices) > 1:
+            pl_module.job_of = self.owner  # the module keeps each job's means of what it cannot keep per member
 
     @torch.no_grad()
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
@@ -65,13 +71,17 @@ class JobCurves(pl.Callback):
         success = self._means(solved.float(), torch.ones_like(solved))
         full = trainer.datamodule.full_batch
         train = torch.cat([self._previous.unsqueeze(0), val[:-1]]) if full else torch.full_like(val, math.nan)
+        extra = torch.stack(block.jobs).float() if block.jobs else torch.full((len(val), 4, val.shape[1]), math.nan,
+                                                                               device=val.device)
+        if not full:
+            train = extra[:, 0]
         self._previous = val[-1]
         kept = [i for i, e in enumerate(block.epochs) if e % self.every == 0]
         if not kept:
             return
         index = torch.tensor(kept, device=val.device)
         self.epochs.extend(block.epochs[i] for i in kept)
-        self.rows.extend(torch.stack([train[index], val[index], success[index]], 1).cpu())
+        self.rows.extend(torch.cat([torch.stack([train[index], val[index], success[index]], 1), extra[index, 1:]], 1).cpu())
         if self.lines:
             self.members.extend(losses[index][:, self.first].cpu())
         if len(self.slices) == 1:
@@ -85,9 +95,10 @@ class JobCurves(pl.Callback):
             return steps, self.whole[:len(steps)]
         out = []
         for row in self.rows[:len(steps)]:
-            train, val, success = row[:, j].tolist()
-            scalars = {"val/loss": val, "val/success_rate": success}
-            out.append(scalars if math.isnan(train) else {"train/loss": train, **scalars})
+            train, val, success, acc, test_loss, test_acc = row[:, j].tolist()
+            named = {"train/loss": train, "val/loss": val, "val/acc": acc, "val/success_rate": success,
+                     "test/loss": test_loss, "test/acc": test_acc}
+            out.append({k: v for k, v in named.items() if not math.isnan(v) or k in ("val/loss", "val/success_rate")})
         return steps, out
 
     def history(self, j: int, last: int) -> History:
