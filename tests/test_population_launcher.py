@@ -31,12 +31,16 @@ SMALL = ["optimizer.lr=0.1,1", "model.init=normal", "model.init_std=0.5,1", "see
 
 
 def _main(folder: Path, monkeypatch, *args: str) -> int:
+    from hydra.core.hydra_config import HydraConfig
+
     from xor_lightning.cli.main import main
 
     monkeypatch.chdir(folder)
-    monkeypatch.delenv("XOR_LIGHTNING_RUN_ID", raising=False)
-    for name in ("XOR_LIGHTNING_SWEEP_JOBS", "XOR_LIGHTNING_SWEEP_START"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("XOR_LIGHTNING_RUN_ID", "XOR_LIGHTNING_SWEEP_JOBS", "XOR_LIGHTNING_SWEEP_START", "XOR_LIGHTNING_SWEPT"):
+        monkeypatch.setenv(name, "")  # so teardown removes what the sweep sets here, too
+        monkeypatch.delenv(name)
+    # The in-process jobs leave their Hydra job config set: undone at teardown, so later tests run alone.
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", HydraConfig.instance().cfg)
     try:
         return main(["train", "-m", *args])
     except SystemExit as exc:  # what the command's exit code becomes (main_exit)
