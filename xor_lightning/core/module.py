@@ -180,6 +180,11 @@ class XORModule(pl.LightningModule):
         first = int(self.epochs_done)
         end = self.loop.block_end(first)
         self.block = BlockRecord()
+        if self.run_over or first >= self.loop.max_epochs or self.facts.remaining == 0:
+            # A resumed run that had already ended (every member done, or its epochs trained): its
+            # members' lone runs are over too, so nothing trains, not even one more epoch.
+            self.trainer.should_stop = True
+            return
         self._opt = self.optimizers()
         best_before = self.facts.best_epoch.clone()
         # Under bf16-mixed the training forward's outputs are bf16: rounding would decide rows near

@@ -226,7 +226,9 @@ def in_multirun() -> bool:
 def _last_line(found: TrainPlan, epochs: int, fit_seconds: float, stopped: str, best: str | None, last: str,
                paths: RunPaths) -> str:
     trained = f"trained {epochs} epochs"
-    if found.start_epochs:
+    if found.start_epochs and epochs == found.start_epochs:
+        trained = f"nothing left to train: the resumed run had ended after {epochs} epochs; evaluated"
+    elif found.start_epochs:
         start = found.start_epochs
         trained = f"trained {epochs - start} epochs in this process (epochs {start + 1}-{epochs} of the run)"
     checkpoint = f"best checkpoint {best}" if best else f"no best.ckpt written; evaluated the last checkpoint {last}"
